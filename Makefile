@@ -1,0 +1,45 @@
+# kalshi_mm — make help lists the targets.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CONFIG ?= config.yaml
+ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help venv run check-config test lint format bench clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
+
+# The venv is rebuilt when a requirements file changes; the stamp records the last good install.
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed ## Create .venv and install requirements (only when needed)
+
+run: venv ## Run the daemon (embedded exchange when no credentials are set); ARGS="--duration 60" etc.
+	$(PY) runner.py --config $(CONFIG) $(ARGS)
+
+check-config: venv ## Validate config.yaml and print the effective config (secrets masked)
+	$(PY) runner.py --config $(CONFIG) --check-config
+
+test: venv ## Lint (ruff) and run the whole test suite
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+lint: venv ## ruff check + ruff format --check
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: venv ## Apply ruff's formatter and autofixes
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+bench: venv ## Run the benchmarks in bench/ (figures, not pass/fail)
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean: ## Remove the venv and caches (keeps data/ and logs/)
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

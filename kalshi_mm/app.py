@@ -1,0 +1,138 @@
+"""Composition root: command line -> validated config -> credentials -> endpoint -> (trading).
+
+``runner.py`` is a thin shim over :func:`main`. Exit statuses: 0 success, 2 bad config, credentials or
+arguments (with a message naming the problem, never a traceback), 3 the requested trading mode is not
+available in this build.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+
+from kalshi_mm.config.credentials import (
+    Credentials,
+    CredentialsError,
+    EndpointKind,
+    ExchangeEndpoint,
+    load_credentials,
+    mask_key_id,
+    resolve_endpoint,
+)
+from kalshi_mm.config.settings import AppConfig, ConfigError, config_to_dict, load_config
+from kalshi_mm.logs import configure_logging, register_secret
+
+log = logging.getLogger("kalshi_mm.app")
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_NOT_AVAILABLE = 3
+
+PROD_BANNER = """
+################################################################################
+#  PRODUCTION: kalshi_mm is connected to Kalshi's live exchange with REAL MONEY. #
+#  Every order it places is a real order. Stop with Ctrl+C / SIGTERM.           #
+################################################################################"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="runner.py", description="kalshi_mm market-making daemon")
+    parser.add_argument("--config", default="config.yaml", help="path to the YAML config (default: config.yaml)")
+    parser.add_argument("--mode", choices=["volatility", "discovery"], help="override config 'mode'")
+    parser.add_argument("--exchange", choices=["auto", "sim", "demo", "prod"],
+                        help="override config exchange.environment (auto: embedded exchange without credentials)")
+    parser.add_argument("--duration", type=float, metavar="SECONDS", help="run this long, then shut down cleanly")
+    parser.add_argument("--db", metavar="PATH", help="override analytics.db_path")
+    parser.add_argument("--log-dir", metavar="DIR", help="override logging.log_dir")
+    parser.add_argument("--check-config", action="store_true",
+                        help="validate the config and credentials, print the effective config (secrets masked), exit")
+    return parser
+
+
+def apply_overrides(cfg: AppConfig, args: argparse.Namespace) -> AppConfig:
+    """Return ``cfg`` with the command-line overrides applied (each one validated like the YAML value)."""
+    data = config_to_dict(cfg)
+    if args.mode:
+        data["mode"] = args.mode
+    if args.exchange:
+        data["exchange"]["environment"] = args.exchange
+    if args.db:
+        data["analytics"]["db_path"] = args.db
+    if args.log_dir:
+        data["logging"]["log_dir"] = args.log_dir
+    return AppConfig.model_validate(data)
+
+
+def environment(env_file: Path | None) -> dict[str, str]:
+    """The process environment over the values of ``.env`` (the real environment wins, as python-dotenv's default)."""
+    merged: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    merged.update(os.environ)
+    return merged
+
+
+def describe_credentials(credentials: Credentials | None) -> dict[str, Any]:
+    if credentials is None:
+        return {"configured": False}
+    return {"configured": True, "access_key": mask_key_id(credentials.access_key),
+            "private_key": f"<RSA {credentials.key_bits}-bit key, loaded and checked>"}
+
+
+def describe_endpoint(endpoint: ExchangeEndpoint) -> dict[str, Any]:
+    if endpoint.kind is EndpointKind.SIM:
+        return {"kind": "sim", "rest_url": "(embedded exchange on 127.0.0.1, port chosen at start)"}
+    return {"kind": endpoint.kind.value, "rest_url": endpoint.rest_url, "ws_url": endpoint.ws_url}
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.duration is not None and not args.duration > 0:
+        print(f"runner.py: error: --duration must be a positive number of seconds, got {args.duration}",
+              file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        cfg = apply_overrides(load_config(args.config), args)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    env = environment(Path(".env")) if env is None else dict(env)
+    try:
+        credentials = load_credentials(env)
+        if credentials is not None:
+            for secret in credentials.secret_texts:
+                register_secret(secret)
+        endpoint = resolve_endpoint(cfg.exchange.environment, credentials, env, {
+            "demo": (cfg.exchange.demo.rest_url, cfg.exchange.demo.ws_url),
+            "prod": (cfg.exchange.prod.rest_url, cfg.exchange.prod.ws_url),
+        })
+    except CredentialsError as exc:
+        print(f"credentials error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    if args.check_config:
+        effective = {"config_file": str(args.config), "config": config_to_dict(cfg),
+                     "credentials": describe_credentials(credentials), "exchange_endpoint": describe_endpoint(endpoint)}
+        print(json.dumps(effective, indent=2, default=str))
+        return EXIT_OK
+
+    configure_logging(cfg.logging.level, Path(cfg.logging.log_dir))
+    if endpoint.real_money:
+        log.warning(PROD_BANNER)
+    log.info("mode=%s exchange=%s credentials=%s", cfg.mode, endpoint.kind.value, describe_credentials(credentials))
+    log.debug("effective config: %s", json.dumps(config_to_dict(cfg), default=str))
+    # The trading loop arrives with the exchange, client and strategy issues; until then say so plainly
+    # rather than look like a daemon that trades.
+    log.error("trading is not implemented in this build yet: only --check-config is available (mode %s, exchange %s)",
+              cfg.mode, endpoint.kind.value)
+    print("kalshi_mm: trading is not implemented yet; run with --check-config to validate a config.",
+          file=sys.stderr)
+    return EXIT_NOT_AVAILABLE
