@@ -20,8 +20,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(VENV)/.installed ## Create .venv and install requirements (only when needed)
 
-run: venv ## Run the daemon (embedded exchange when no credentials are set); ARGS="--duration 60" etc.
-	$(PY) runner.py --config $(CONFIG) $(ARGS)
+# Trading lands with the embedded-exchange and strategy issues; until then `make run` validates the config
+# and shows what the daemon would use (runner.py without --check-config says plainly that it cannot trade yet).
+run: venv ## Run the daemon (embedded exchange when no credentials are set); for now: validate the config
+	$(PY) runner.py --config $(CONFIG) --check-config $(ARGS)
 
 check-config: venv ## Validate config.yaml and print the effective config (secrets masked)
 	$(PY) runner.py --config $(CONFIG) --check-config

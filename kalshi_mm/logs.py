@@ -173,6 +173,9 @@ def sweep_logger(log_dir: Path, clock: Clock) -> logging.Logger:
     """The logger for per-sweep scanner details; does not propagate, so the console stays readable."""
     logger = logging.getLogger("kalshi_mm.volatility.sweep")
     logger.propagate = False
+    # The sweep file is its own record, kept at INFO whatever the console level is.
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.INFO)
     if not any(isinstance(h, DailySweepFileHandler) for h in logger.handlers):
         logger.addHandler(DailySweepFileHandler(log_dir, clock))
     return logger
