@@ -47,13 +47,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="runner.py", description="kalshi_mm market-making daemon")
     parser.add_argument("--config", default="config.yaml", help="path to the YAML config (default: config.yaml)")
     parser.add_argument("--mode", choices=["volatility", "discovery"], help="override config 'mode'")
-    parser.add_argument("--exchange", choices=["auto", "sim", "demo", "prod"],
-                        help="override config exchange.environment (auto: embedded exchange without credentials)")
+    parser.add_argument(
+        "--exchange",
+        choices=["auto", "sim", "demo", "prod"],
+        help="override config exchange.environment (auto: embedded exchange without credentials)",
+    )
     parser.add_argument("--duration", type=float, metavar="SECONDS", help="run this long, then shut down cleanly")
     parser.add_argument("--db", metavar="PATH", help="override analytics.db_path")
     parser.add_argument("--log-dir", metavar="DIR", help="override logging.log_dir")
-    parser.add_argument("--check-config", action="store_true",
-                        help="validate the config and credentials, print the effective config (secrets masked), exit")
+    parser.add_argument(
+        "--check-config",
+        action="store_true",
+        help="validate the config and credentials, print the effective config (secrets masked), exit",
+    )
     return parser
 
 
@@ -83,8 +89,11 @@ def environment(env_file: Path | None) -> dict[str, str]:
 def describe_credentials(credentials: Credentials | None) -> dict[str, Any]:
     if credentials is None:
         return {"configured": False}
-    return {"configured": True, "access_key": mask_key_id(credentials.access_key),
-            "private_key": f"<RSA {credentials.key_bits}-bit key, loaded and checked>"}
+    return {
+        "configured": True,
+        "access_key": mask_key_id(credentials.access_key),
+        "private_key": f"<RSA {credentials.key_bits}-bit key, loaded and checked>",
+    }
 
 
 def describe_endpoint(endpoint: ExchangeEndpoint) -> dict[str, Any]:
@@ -96,8 +105,10 @@ def describe_endpoint(endpoint: ExchangeEndpoint) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.duration is not None and not args.duration > 0:
-        print(f"runner.py: error: --duration must be a positive number of seconds, got {args.duration}",
-              file=sys.stderr)
+        print(
+            f"runner.py: error: --duration must be a positive number of seconds, got {args.duration}",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     try:
         cfg = apply_overrides(load_config(args.config), args)
@@ -110,17 +121,26 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         if credentials is not None:
             for secret in credentials.secret_texts:
                 register_secret(secret)
-        endpoint = resolve_endpoint(cfg.exchange.environment, credentials, env, {
-            "demo": (cfg.exchange.demo.rest_url, cfg.exchange.demo.ws_url),
-            "prod": (cfg.exchange.prod.rest_url, cfg.exchange.prod.ws_url),
-        })
+        endpoint = resolve_endpoint(
+            cfg.exchange.environment,
+            credentials,
+            env,
+            {
+                "demo": (cfg.exchange.demo.rest_url, cfg.exchange.demo.ws_url),
+                "prod": (cfg.exchange.prod.rest_url, cfg.exchange.prod.ws_url),
+            },
+        )
     except CredentialsError as exc:
         print(f"credentials error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
     if args.check_config:
-        effective = {"config_file": str(args.config), "config": config_to_dict(cfg),
-                     "credentials": describe_credentials(credentials), "exchange_endpoint": describe_endpoint(endpoint)}
+        effective = {
+            "config_file": str(args.config),
+            "config": config_to_dict(cfg),
+            "credentials": describe_credentials(credentials),
+            "exchange_endpoint": describe_endpoint(endpoint),
+        }
         print(json.dumps(effective, indent=2, default=str))
         return EXIT_OK
 
@@ -131,8 +151,13 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     log.debug("effective config: %s", json.dumps(config_to_dict(cfg), default=str))
     # The trading loop arrives with the exchange, client and strategy issues; until then say so plainly
     # rather than look like a daemon that trades.
-    log.error("trading is not implemented in this build yet: only --check-config is available (mode %s, exchange %s)",
-              cfg.mode, endpoint.kind.value)
-    print("kalshi_mm: trading is not implemented yet; run with --check-config to validate a config.",
-          file=sys.stderr)
+    log.error(
+        "trading is not implemented in this build yet: only --check-config is available (mode %s, exchange %s)",
+        cfg.mode,
+        endpoint.kind.value,
+    )
+    print(
+        "kalshi_mm: trading is not implemented yet; run with --check-config to validate a config.",
+        file=sys.stderr,
+    )
     return EXIT_NOT_AVAILABLE

@@ -14,7 +14,7 @@ import time
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Clock", "LiveClock", "SimClock", "ClockError"]
+__all__ = ["Clock", "ClockError", "LiveClock", "SimClock"]
 
 
 class ClockError(RuntimeError):

@@ -73,8 +73,14 @@ class Rounding(enum.Enum):
     UP = "up"  # toward +infinity
 
 
-def _parse_fixed(text: object, decimals: int, what: str, *, max_decimals: int | None = None,
-                 rounding: Rounding | None = None) -> int:
+def _parse_fixed(
+    text: object,
+    decimals: int,
+    what: str,
+    *,
+    max_decimals: int | None = None,
+    rounding: Rounding | None = None,
+) -> int:
     """Parse a fixed-point decimal string into an integer of 10**-decimals units."""
     if not isinstance(text, str):
         raise UnitError(f"{what}: expected a decimal string, got {type(text).__name__} {text!r}")
@@ -178,8 +184,9 @@ def price_from_float(dollars: float, rounding: Rounding) -> int:
 # --- cash ---------------------------------------------------------------------------------------------------
 
 
-def parse_cash(text: object, field: str = "amount", *, allow_negative: bool = True,
-               rounding: Rounding | None = None) -> int:
+def parse_cash(
+    text: object, field: str = "amount", *, allow_negative: bool = True, rounding: Rounding | None = None
+) -> int:
     """Parse a dollar amount (balance, cost, fee, P&L) into 1/10,000-dollar units.
 
     Kalshi sends up to 6 decimals on some portfolio fields; digits beyond the 4th must be zero unless a
@@ -297,11 +304,13 @@ class PriceGrid:
             missing = [k for k in ("start", "end", "step") if k not in entry]
             if missing:
                 raise UnitError(f"{field}[{i}]: missing {', '.join(missing)}")
-            bands.append(PriceBand(
-                parse_price(entry["start"], f"{field}[{i}].start"),
-                parse_price(entry["end"], f"{field}[{i}].end"),
-                parse_price(entry["step"], f"{field}[{i}].step"),
-            ))
+            bands.append(
+                PriceBand(
+                    parse_price(entry["start"], f"{field}[{i}].start"),
+                    parse_price(entry["end"], f"{field}[{i}].end"),
+                    parse_price(entry["step"], f"{field}[{i}].step"),
+                )
+            )
         return cls(bands)
 
     # Kalshi's named structures (NOTES.md §2), for tests, the simulator and markets that omit price_ranges.
@@ -322,8 +331,14 @@ class PriceGrid:
 
     def to_wire(self) -> list[dict[str, str]]:
         """The ``price_ranges`` JSON for this grid."""
-        return [{"start": format_price(b.start_e4), "end": format_price(b.end_e4), "step": format_price(b.step_e4)}
-                for b in self._bands]
+        return [
+            {
+                "start": format_price(b.start_e4),
+                "end": format_price(b.end_e4),
+                "step": format_price(b.step_e4),
+            }
+            for b in self._bands
+        ]
 
     @property
     def bands(self) -> tuple[PriceBand, ...]:

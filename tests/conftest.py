@@ -28,3 +28,9 @@ def rsa_pem_file(tmp_path: Path, rsa_pem: str) -> Path:
     path = tmp_path / "kalshi.key"
     path.write_text(rsa_pem)
     return path
+
+
+@pytest.fixture(scope="session")
+def make_pem():  # type: ignore[no-untyped-def]
+    """The PEM text of a key, for tests that need keys in other formats or types."""
+    return pem_of

@@ -15,7 +15,16 @@ from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal, TypeVar, get_args
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, PlainSerializer, WrapSerializer
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    TypeAdapter,
+    WrapSerializer,
+)
 from pydantic_core import PydanticCustomError
 
 from kalshi_mm.units import ONE_DOLLAR, UnitError, format_dollars, parse_config_dollars
@@ -38,6 +47,8 @@ __all__ = [
     "RegimeTuple",
     "StrTuple",
     "ListOf",
+    "ZeroToOne",
+    "build",
     "dollars",
     "show_dollars",
 ]
@@ -106,6 +117,14 @@ ReadOnlyMap = Annotated[Mapping[K, V], AfterValidator(FrozenMap), WrapSerializer
 ListOf = Annotated[tuple[V, ...], BeforeValidator(_list_to_tuple)]
 StrTuple = ListOf[str]
 RegimeTuple = ListOf[Regime]
+# Factors, probabilities, blend weights: within [0, 1].
+ZeroToOne = Annotated[float, Field(ge=0, le=1)]
+
+
+def build(annotation: Any, raw: Any) -> Any:
+    """Validate YAML-shaped ``raw`` data against ``annotation``: how nested defaults are written once, in
+    the same units and shape as config.yaml (money in dollars), and checked like user input."""
+    return TypeAdapter(annotation).validate_python(raw)
 
 
 # --- money ----------------------------------------------------------------------------------------------------

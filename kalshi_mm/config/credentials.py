@@ -25,8 +25,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 __all__ = [
-    "CredentialsError",
     "Credentials",
+    "CredentialsError",
     "EndpointKind",
     "ExchangeEndpoint",
     "load_credentials",
@@ -82,7 +82,9 @@ def _load_private_key(raw: str) -> tuple[rsa.RSAPrivateKey, tuple[str, ...]]:
         try:
             pem = path.read_text()
         except (OSError, UnicodeDecodeError) as exc:
-            raise CredentialsError(f"{ENV_PRIVATE_KEY}: cannot read the PEM file {path} ({type(exc).__name__})") from None
+            raise CredentialsError(
+                f"{ENV_PRIVATE_KEY}: cannot read the PEM file {path} ({type(exc).__name__})"
+            ) from None
         source = f"PEM file {path}"
     try:
         key = load_pem_private_key(pem.encode(), password=None)
@@ -94,7 +96,9 @@ def _load_private_key(raw: str) -> tuple[rsa.RSAPrivateKey, tuple[str, ...]]:
     except Exception as exc:  # cryptography raises UnsupportedAlgorithm and others for odd keys
         raise CredentialsError(f"{ENV_PRIVATE_KEY}: the {source} could not be loaded ({type(exc).__name__})") from None
     if not isinstance(key, rsa.RSAPrivateKey):
-        raise CredentialsError(f"{ENV_PRIVATE_KEY}: the {source} holds a {type(key).__name__}, Kalshi signing needs RSA")
+        raise CredentialsError(
+            f"{ENV_PRIVATE_KEY}: the {source} holds a {type(key).__name__}, Kalshi signing needs RSA"
+        )
     if key.key_size < _MIN_RSA_BITS:
         raise CredentialsError(f"{ENV_PRIVATE_KEY}: RSA key of {key.key_size} bits, at least {_MIN_RSA_BITS} needed")
     secrets = tuple(s for s in {raw, text, pem, pem.strip()} if s)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -35,7 +37,7 @@ def random_grids(draw: st.DrawFn) -> PriceGrid:
     cuts = sorted(set(draw(st.lists(st.integers(1, 99), max_size=4)))) or []
     edges = [0, *[c * 100 for c in cuts], ONE_DOLLAR]
     bands = []
-    for lo, hi in zip(edges, edges[1:], strict=False):
+    for lo, hi in pairwise(edges):
         step = draw(st.sampled_from([s for s in steps if (hi - lo) % s == 0]))
         bands.append(PriceBand(lo, hi, step))
     return PriceGrid(bands)

@@ -95,9 +95,23 @@ def test_ruff_bans_wall_clock_reads_outside_clock_module(tmp_path: Path) -> None
     # Copy the deliberate violation into the package tree's config scope, but outside clock.py.
     target = tmp_path / "violation.py"
     target.write_text((ROOT / "tests/fixtures/ruff_banned/violation.py").read_text())
-    proc = subprocess.run([*_ruff(), "check", "--no-cache", "--config", str(ROOT / "pyproject.toml"),
-                           "--select", "TID251", "--output-format", "concise", str(target)],
-                          capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [
+            *_ruff(),
+            "check",
+            "--no-cache",
+            "--config",
+            str(ROOT / "pyproject.toml"),
+            "--select",
+            "TID251",
+            "--output-format",
+            "concise",
+            str(target),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     for banned in ("time.time", "time.monotonic", "datetime.datetime.now", "datetime.datetime.utcnow"):
         assert f"`{banned}` is banned" in proc.stdout, proc.stdout
@@ -105,6 +119,10 @@ def test_ruff_bans_wall_clock_reads_outside_clock_module(tmp_path: Path) -> None
 
 
 def test_clock_module_itself_is_allowed() -> None:
-    proc = subprocess.run([*_ruff(), "check", "--no-cache", "--select", "TID251", "kalshi_mm/clock.py"],
-                          capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [*_ruff(), "check", "--no-cache", "--select", "TID251", "kalshi_mm/clock.py"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stdout

@@ -17,11 +17,15 @@ from kalshi_mm.config.credentials import (
     ws_url_for_rest_url,
 )
 
-from ..conftest import pem_of
-
 CONFIGURED = {
-    "demo": ("https://external-api.demo.kalshi.co/trade-api/v2", "wss://external-api-ws.demo.kalshi.co/trade-api/ws/v2"),
-    "prod": ("https://external-api.kalshi.com/trade-api/v2", "wss://external-api-ws.kalshi.com/trade-api/ws/v2"),
+    "demo": (
+        "https://external-api.demo.kalshi.co/trade-api/v2",
+        "wss://external-api-ws.demo.kalshi.co/trade-api/ws/v2",
+    ),
+    "prod": (
+        "https://external-api.kalshi.com/trade-api/v2",
+        "wss://external-api-ws.kalshi.com/trade-api/ws/v2",
+    ),
 }
 KEY_ID = "0b7c3a8e-1111-2222-3333-444455556666"
 
@@ -58,21 +62,27 @@ def test_half_configured_is_an_error(missing: str, rsa_pem: str) -> None:
     _assert_error_without_secret(env, rsa_pem, missing)
 
 
-def test_bad_keys_give_clear_errors_that_never_echo_the_key(tmp_path: Path, rsa_pem: str) -> None:
+def test_bad_keys_give_clear_errors_that_never_echo_the_key(tmp_path: Path, rsa_pem: str, make_pem) -> None:  # type: ignore[no-untyped-def]
     corrupt = rsa_pem.replace(rsa_pem.splitlines()[5], "A" * 64)
-    _assert_error_without_secret({"KALSHI_ACCESS_KEY": KEY_ID, "KALSHI_PRIVATE_KEY": corrupt}, corrupt,
-                                 "KALSHI_PRIVATE_KEY")
-    _assert_error_without_secret({"KALSHI_ACCESS_KEY": KEY_ID, "KALSHI_PRIVATE_KEY": str(tmp_path / "nope.pem")},
-                                 "", "no PEM file")
-    ec_pem = pem_of(ec.generate_private_key(ec.SECP256R1()))
+    _assert_error_without_secret(
+        {"KALSHI_ACCESS_KEY": KEY_ID, "KALSHI_PRIVATE_KEY": corrupt}, corrupt, "KALSHI_PRIVATE_KEY"
+    )
+    _assert_error_without_secret(
+        {"KALSHI_ACCESS_KEY": KEY_ID, "KALSHI_PRIVATE_KEY": str(tmp_path / "nope.pem")}, "", "no PEM file"
+    )
+    ec_pem = make_pem(ec.generate_private_key(ec.SECP256R1()))
     _assert_error_without_secret({"KALSHI_ACCESS_KEY": KEY_ID, "KALSHI_PRIVATE_KEY": ec_pem}, ec_pem, "needs RSA")
-    small = pem_of(rsa.generate_private_key(public_exponent=65537, key_size=1024))
+    small = make_pem(rsa.generate_private_key(public_exponent=65537, key_size=1024))
     _assert_error_without_secret({"KALSHI_ACCESS_KEY": KEY_ID, "KALSHI_PRIVATE_KEY": small}, small, "1024 bits")
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    encrypted = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                  serialization.BestAvailableEncryption(b"pw")).decode()
-    _assert_error_without_secret({"KALSHI_ACCESS_KEY": KEY_ID, "KALSHI_PRIVATE_KEY": encrypted}, encrypted,
-                                 "unencrypted")
+    encrypted = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"pw"),
+    ).decode()
+    _assert_error_without_secret(
+        {"KALSHI_ACCESS_KEY": KEY_ID, "KALSHI_PRIVATE_KEY": encrypted}, encrypted, "unencrypted"
+    )
 
 
 @pytest.fixture
@@ -96,8 +106,14 @@ LOCAL = "http://127.0.0.1:8123/trade-api/v2"
         ("demo", True, {"KALSHI_BASE_URL": LOCAL}, EndpointKind.DEMO, LOCAL),
     ],
 )
-def test_endpoint_decisions(choice: str, has_creds: bool, env: dict[str, str], kind: EndpointKind,
-                            rest: str | None, creds: Credentials) -> None:
+def test_endpoint_decisions(
+    choice: str,
+    has_creds: bool,
+    env: dict[str, str],
+    kind: EndpointKind,
+    rest: str | None,
+    creds: Credentials,
+) -> None:
     endpoint = resolve_endpoint(choice, creds if has_creds else None, env, CONFIGURED)
     assert endpoint.kind is kind
     assert endpoint.rest_url == rest

@@ -18,14 +18,34 @@ from kalshi_mm.units import (
 )
 
 
-@pytest.mark.parametrize(("text", "units"), [("0.4700", 4700), ("0.47", 4700), ("0.0055", 55), ("1.0000", 10000),
-                                             ("0.0000", 0), ("0.1", 1000)])
+@pytest.mark.parametrize(
+    ("text", "units"),
+    [("0.4700", 4700), ("0.47", 4700), ("0.0055", 55), ("1.0000", 10000), ("0.0000", 0), ("0.1", 1000)],
+)
 def test_parse_price_wire_strings(text: str, units: int) -> None:
     assert parse_price(text) == units
 
 
-@pytest.mark.parametrize("bad", ["", "abc", "0.47000", "-0.10", "+0.10", "1.0001", "2", "0.4e1", " 0.47", "nan",
-                                 "inf", "0,47", None, 0.47, 47])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "abc",
+        "0.47000",
+        "-0.10",
+        "+0.10",
+        "1.0001",
+        "2",
+        "0.4e1",
+        " 0.47",
+        "nan",
+        "inf",
+        "0,47",
+        None,
+        0.47,
+        47,
+    ],
+)
 def test_parse_price_rejects_malformed(bad: object) -> None:
     with pytest.raises(UnitError):
         parse_price(bad, "yes_bid_dollars")
