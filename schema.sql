@@ -25,7 +25,8 @@
 --     OpenAPI spec); the legacy action/side pair, when given, must agree with it
 --     (buy-yes and sell-no are outcome 'yes'; buy-no and sell-yes are outcome 'no').
 
-CREATE TABLE schema_version (
+-- IF NOT EXISTS: a version-0 file may already hold this table, empty (see migrations.current_version).
+CREATE TABLE IF NOT EXISTS schema_version (
     version     INTEGER PRIMARY KEY,
     applied_ts  REAL NOT NULL,
     description TEXT NOT NULL
@@ -59,7 +60,7 @@ CREATE TABLE market_snapshots (
     reservation_price_e4 INTEGER,
     computed_bid_e4      INTEGER,
     computed_ask_e4      INTEGER,
-    spread_e4            INTEGER,  -- computed_ask_e4 - computed_bid_e4, filled in by the writer
+    spread_e4            INTEGER GENERATED ALWAYS AS (computed_ask_e4 - computed_bid_e4) VIRTUAL,
     sigma                REAL,
     gamma                REAL
 ) STRICT;

@@ -105,7 +105,6 @@ def _insert_sql(table: str, columns: tuple[str, ...], conflict: tuple[str, ...] 
     return sql
 
 
-
 class _IdSequence:
     """Increasing integer ids for one table. ``_lock`` guards ``_last``."""
 
@@ -143,8 +142,10 @@ class AnalyticsDB:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self._path, isolation_level=None, timeout=30.0)
         try:
-            conn.execute("PRAGMA journal_mode=WAL")  # persistent: readers never block the writer
             apply_migrations(conn, clock.time())
+            # After the version check, so a refused file is left as found. Persistent in the file: from
+            # here on readers (sqlite3 CLI, getters) never block the writer.
+            conn.execute("PRAGMA journal_mode=WAL")
             self._run_ids = _IdSequence(_max_id(conn, "strategy_runs", "run_id"))
             self._discovery_ids = _IdSequence(_max_id(conn, "discovery_sessions", "session_id"))
             self._event_ids = _IdSequence(_max_id(conn, "volatility_events", "event_id"))
@@ -172,9 +173,13 @@ class AnalyticsDB:
         """
         return self._writer.flush(timeout_s)
 
-    def close(self) -> None:
-        """Commit everything logged so far and stop the writer thread. Idempotent; later logs are dropped."""
-        self._writer.stop()
+    def close(self, timeout_s: float | None = None) -> bool:
+        """Commit everything logged so far and stop the writer thread. Idempotent; later logs are dropped.
+
+        ``timeout_s`` (real seconds, None = as long as it takes) bounds the wait for a slow disk; returns
+        False if the writer had not finished by then.
+        """
+        return self._writer.stop(timeout_s)
 
     def __enter__(self) -> AnalyticsDB:
         return self
@@ -277,8 +282,8 @@ class AnalyticsDB:
             book_side=book_side,
             action=action,
             side=side,
-            price_e4=price_e4,
-            count_e2=count_e2,
+            placed_price_e4=price_e4,
+            placed_count_e2=count_e2,
             placed_ts=self._ts(ts),
             expiration_ts=expiration_ts,
         )
@@ -380,10 +385,7 @@ class AnalyticsDB:
         self._submit_op(
             WriteOp(
                 "trades.insert+orders.fill",
-                (
-                    Statement(_INSERT_TRADE, params, "duplicate"),
-                    Statement(_FILL_ORDER, params, "unmatched"),
-                ),
+                (Statement(_INSERT_TRADE, params, "duplicate"), Statement(_FILL_ORDER, params, "unmatched")),
             )
         )
 
@@ -407,7 +409,7 @@ class AnalyticsDB:
     ) -> None:
         """Record the book top (1/10,000 $; None for an empty side), inventory (1/100) and model quotes.
 
-        The stored spread is ``computed_ask_e4 - computed_bid_e4``; mids are derived in the views.
+        The table derives ``spread_e4 = computed_ask_e4 - computed_bid_e4``; mids are derived in the views.
         """
         self._insert(
             "market_snapshots",
@@ -611,9 +613,7 @@ class AnalyticsDB:
     def _submit(self, what: str, statement: str, *, on_no_change: OnNoChange = "ok", **params: Any) -> None:
         self._writer.submit(WriteOp(what, (Statement(statement, params, on_no_change),)))
 
-    def _insert(
-        self, table: str, *, conflict: tuple[str, ...] = (), upsert: bool = False, **values: Any
-    ) -> None:
+    def _insert(self, table: str, *, conflict: tuple[str, ...] = (), upsert: bool = False, **values: Any) -> None:
         # A conflict that does nothing is an idempotent repeat; with upsert the row is replaced instead.
         on_no_change: OnNoChange = "duplicate" if conflict and not upsert else "ok"
         statement = Statement(_insert_sql(table, tuple(values), conflict, upsert), values, on_no_change)

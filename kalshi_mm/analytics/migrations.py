@@ -21,9 +21,9 @@ __all__ = [
     "LATEST_VERSION",
     "MIGRATIONS",
     "SCHEMA_PATH",
+    "Migration",
     "MigrationError",
     "SchemaVersionError",
-    "Migration",
     "apply_migrations",
     "current_version",
     "split_sql_statements",
@@ -113,9 +113,7 @@ def current_version(conn: sqlite3.Connection) -> int:
     """
     tables = {
         row[0]
-        for row in conn.execute(
-            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-        )
+        for row in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
     }
     if "schema_version" not in tables:
         if tables:

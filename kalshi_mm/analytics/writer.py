@@ -65,7 +65,7 @@ class WriterStats:
     enqueued: int  # ops accepted by the queue
     written: int  # ops committed (duplicates included: they completed without error)
     failed: int  # ops rejected by SQLite (constraint, type, I/O); logged at WARNING
-    dropped: int  # ops refused before queueing: writer closed, queue full, or unserializable args
+    dropped: int  # ops refused before queueing: writer closed or queue full
     batches: int  # successful commits
     duplicates: int  # idempotent inserts that found their key already stored
     unmatched: int  # updates that found no row to change (e.g. cancelling an order never logged)
@@ -141,13 +141,6 @@ class AnalyticsWriter:
             log.warning("analytics: dropped %s (%s; %d dropped so far)", op.what, reason, dropped)
         return False
 
-    def count_dropped(self, what: str, reason: str) -> None:
-        """Count an op that could not even be built (e.g. arguments that do not serialize)."""
-        with self._submit_lock:
-            self._dropped += 1
-            dropped = self._dropped
-        log.warning("analytics: dropped %s (%s; %d dropped so far)", what, reason, dropped)
-
     def flush(self, timeout_s: float | None = None) -> bool:
         """Block until every op queued before this call is committed (or failed); False on timeout."""
         marker = _Flush()
@@ -164,15 +157,19 @@ class AnalyticsWriter:
                 return False
         return True
 
-    def stop(self) -> None:
-        """Commit everything queued, stop the thread and close the connection. Idempotent."""
+    def stop(self, timeout_s: float | None = None) -> bool:
+        """Commit everything queued, stop the thread and close the connection. Idempotent.
+
+        Returns False if the thread is still writing after ``timeout_s`` real seconds (it keeps going).
+        """
         with self._submit_lock:
             already = self._closed
             self._closed = True
             if not already:
                 self._queue.put_nowait(_Stop())
         if self._thread.is_alive():
-            self._thread.join()
+            self._thread.join(timeout_s)
+        return not self._thread.is_alive()
 
     def stats(self) -> WriterStats:
         with self._submit_lock:
@@ -322,4 +319,3 @@ def _rollback(conn: sqlite3.Connection) -> None:
 def _short(params: Params, limit: int = 300) -> str:
     text = repr(dict(params))
     return text if len(text) <= limit else text[:limit] + "..."
-
