@@ -27,7 +27,7 @@ from kalshi_mm.config.credentials import (
     mask_key_id,
     resolve_endpoint,
 )
-from kalshi_mm.config.settings import AppConfig, ConfigError, config_to_dict, load_config
+from kalshi_mm.config.settings import AppConfig, ConfigError, config_to_dict, load_config, validate_config
 from kalshi_mm.logs import configure_logging, register_secret
 
 log = logging.getLogger("kalshi_mm.app")
@@ -74,7 +74,7 @@ def apply_overrides(cfg: AppConfig, args: argparse.Namespace) -> AppConfig:
         data["analytics"]["db_path"] = args.db
     if args.log_dir:
         data["logging"]["log_dir"] = args.log_dir
-    return AppConfig.model_validate(data)
+    return validate_config(data, source="command line")
 
 
 def environment(env_file: Path | None) -> dict[str, str]:

@@ -37,6 +37,7 @@ __all__ = [
     "Conflicts",
     "Dollars",
     "FrozenMap",
+    "ListOf",
     "PositiveCentsE4",
     "PositiveDollars",
     "PositivePriceDollars",
@@ -46,11 +47,11 @@ __all__ = [
     "Regime",
     "RegimeTuple",
     "StrTuple",
-    "ListOf",
     "ZeroToOne",
     "build",
     "dollars",
     "show_dollars",
+    "show_value",
 ]
 
 K = TypeVar("K")
@@ -145,11 +146,15 @@ def _dollar_parser(lo: int, hi: int | None, *, lo_inclusive: bool) -> Callable[[
         if isinstance(value, bool) or not isinstance(value, int | float | str):
             raise PydanticCustomError("dollars_type", "expected a dollar amount (number or decimal string)")
         try:
+            exact = Decimal(str(value).strip())
+        except InvalidOperation:
+            raise PydanticCustomError("dollars_type", "expected a dollar amount (number or decimal string)") from None
+        if not exact.is_finite():
+            raise PydanticCustomError("dollars_value", "must be a finite dollar amount")
+        try:
             units = parse_config_dollars(value)
         except UnitError:
-            raise PydanticCustomError(
-                "dollars_value", "not an exact dollar amount: at most 4 decimals ($0.0001), finite"
-            ) from None
+            raise PydanticCustomError("dollars_value", "finer than $0.0001: at most 4 decimals") from None
         if units < lo or (units == lo and not lo_inclusive):
             op = "≥" if lo_inclusive else ">"
             raise PydanticCustomError("dollars_range", "must be {op} {bound}", {"op": op, "bound": show_dollars(lo)})
@@ -173,6 +178,8 @@ def _cents_parser(*, positive: bool) -> Callable[[Any], int]:
             raise PydanticCustomError("cents_value", "not an exact amount: at most 2 decimals of a cent, finite")
         if units < 0 or (positive and units == 0):
             raise PydanticCustomError("cents_range", "must be {op} 0 cents", {"op": ">" if positive else "≥"})
+        if units > ONE_DOLLAR:
+            raise PydanticCustomError("cents_range", "must be ≤ 100 cents (a contract's whole price range)")
         return int(units)
 
     return parse
@@ -182,8 +189,9 @@ def _show_cents(units: int) -> str:
     return str(Decimal(units).scaleb(-2).quantize(Decimal("0.01")))
 
 
-_DOLLAR_OUT = PlainSerializer(show_dollars, return_type=str)
-_CENTS_OUT = PlainSerializer(_show_cents, return_type=str)
+# Only JSON-mode dumps (config_to_dict) show dollars; model_dump() in Python mode keeps the unit ints.
+_DOLLAR_OUT = PlainSerializer(show_dollars, return_type=str, when_used="json")
+_CENTS_OUT = PlainSerializer(_show_cents, return_type=str, when_used="json")
 
 # Non-negative dollar amount (balances, budgets, volumes).
 Dollars = Annotated[int, BeforeValidator(_dollar_parser(0, None, lo_inclusive=True)), _DOLLAR_OUT]
@@ -192,12 +200,11 @@ PositiveDollars = Annotated[int, BeforeValidator(_dollar_parser(0, None, lo_incl
 # A price or spread of a binary contract: within [$0, $1].
 PriceDollars = Annotated[int, BeforeValidator(_dollar_parser(0, ONE_DOLLAR, lo_inclusive=True)), _DOLLAR_OUT]
 # A spread or threshold in ($0, $1]: zero would make it meaningless.
-PositivePriceDollars = Annotated[
-    int, BeforeValidator(_dollar_parser(0, ONE_DOLLAR, lo_inclusive=False)), _DOLLAR_OUT
-]
+PositivePriceDollars = Annotated[int, BeforeValidator(_dollar_parser(0, ONE_DOLLAR, lo_inclusive=False)), _DOLLAR_OUT]
 # [low, high] price band, written as a 2-item YAML list of dollar prices.
 PriceBand = Annotated[tuple[PriceDollars, PriceDollars], BeforeValidator(_list_to_tuple)]
-# YAML value in cents (may be fractional, e.g. 0.5 on deci-cent markets), stored as 1/10,000-dollar units.
+# YAML value in cents within [0, 100] (may be fractional, e.g. 0.5 on deci-cent markets), stored as
+# 1/10,000-dollar units.
 CentsE4 = Annotated[int, BeforeValidator(_cents_parser(positive=False)), _CENTS_OUT]
 PositiveCentsE4 = Annotated[int, BeforeValidator(_cents_parser(positive=True)), _CENTS_OUT]
 
@@ -205,20 +212,47 @@ PositiveCentsE4 = Annotated[int, BeforeValidator(_cents_parser(positive=True)), 
 # --- cross-field checks -----------------------------------------------------------------------------------------
 
 
+def show_value(value: object, *, quote_strings: bool = True, limit: int = 80) -> str:
+    """A config value as an error message shows it: YAML spelling for true/false/null, strings quoted."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif value is None:
+        text = "null"
+    elif isinstance(value, str):
+        text = repr(value) if quote_strings else value
+    elif isinstance(value, Mapping):
+        text = repr(dict(value))
+    elif isinstance(value, list | tuple):
+        text = repr(list(value))
+    else:
+        text = str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class _Absent:
+    """Marks a conflict about a key that is missing, so there is no value to show."""
+
+
+ABSENT = _Absent()
+
+
 class Conflicts:
     """Collects contradictions found by a model validator so they are all reported, each under its own key.
 
     Paths are relative to the model being validated (``("by_regime", "QUIET", "spread_tight")``); the loader
-    prefixes the model's own location.
+    prefixes the model's own location. Strings are shown as given, so pass dollar amounts through
+    :func:`show_dollars`.
     """
 
     def __init__(self) -> None:
-        self._items: list[tuple[tuple[str | int, ...], str, str]] = []
+        self._items: list[tuple[tuple[str | int, ...], str, str | None]] = []
 
-    def add(self, where: str | tuple[str | int, ...], message: str, shown: object) -> None:
-        """Record that the value at ``where`` (displayed as ``shown``) is wrong because of ``message``."""
+    def add(self, where: str | tuple[str | int, ...], message: str, shown: object = ABSENT) -> None:
+        """Record that the value at ``where`` is wrong because of ``message``; ``shown`` is the offending value
+        (leave it out for a missing key)."""
         path = (where,) if isinstance(where, str) else where
-        self._items.append((path, message, shown if isinstance(shown, str) else repr(shown)))
+        text = None if isinstance(shown, _Absent) else show_value(shown, quote_strings=False)
+        self._items.append((path, message, text))
 
     def raise_if_any(self) -> None:
         """Raise one pydantic error carrying every recorded conflict (no-op when there are none)."""

@@ -7,6 +7,7 @@ numbers of contracts, converted by the app.
 
 from __future__ import annotations
 
+import itertools
 from typing import Literal
 
 from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, model_validator
@@ -60,7 +61,7 @@ _DAY_S = 86400.0
 def _require_default(conflicts: Conflicts, mapping: object, field: str) -> None:
     # A per-category table without "default" would raise KeyError on the first unlisted category.
     if isinstance(mapping, FrozenMap) and "default" not in mapping:
-        conflicts.add((field, "default"), "required key is missing (used for categories not listed)", "nothing")
+        conflicts.add((field, "default"), "required key is missing (used for categories not listed)")
 
 
 # --- discovery ------------------------------------------------------------------------------------------------
@@ -80,14 +81,18 @@ class TimeWindow(ConfigModel):
         for side in ("min", "max"):
             given = [k for k in (f"{side}_hours", f"{side}_days") if getattr(self, k) is not None]
             if not given:
-                conflicts.add(f"{side}_days", f"set one of {side}_hours or {side}_days", "nothing")
+                conflicts.add(f"{side}_days", f"set one of {side}_hours or {side}_days")
             elif len(given) > 1:
                 conflicts.add(given[1], f"set only one of {side}_hours or {side}_days", getattr(self, given[1]))
         conflicts.raise_if_any()
         if self.min_seconds > self.max_seconds:
             min_key = "min_hours" if self.min_hours is not None else "min_days"
-            conflicts.add(min_key, f"minimum ({self.min_seconds:g} s) is above the maximum ({self.max_seconds:g} s)",
-                          getattr(self, min_key))
+            max_key = "max_hours" if self.max_hours is not None else "max_days"
+            conflicts.add(
+                min_key,
+                f"window starts after it ends: above {max_key} ({getattr(self, max_key):g})",
+                getattr(self, min_key),
+            )
         conflicts.raise_if_any()
         return self
 
@@ -198,10 +203,13 @@ class VolumeBands(ConfigModel):
     def _ascending(self) -> VolumeBands:
         conflicts = Conflicts()
         names = ("very_low", "low", "medium", "high")
-        for lower, upper in zip(names, names[1:], strict=False):
+        for lower, upper in itertools.pairwise(names):
             if getattr(self, upper) <= getattr(self, lower):
-                conflicts.add(upper, f"bands must be strictly ascending: must be > {lower} ({getattr(self, lower)})",
-                              getattr(self, upper))
+                conflicts.add(
+                    upper,
+                    f"bands must be strictly ascending: must be > {lower} ({getattr(self, lower)})",
+                    getattr(self, upper),
+                )
         conflicts.raise_if_any()
         return self
 
@@ -270,8 +278,11 @@ class AsModelConfig(ConfigModel):
     def _check(self) -> AsModelConfig:
         conflicts = Conflicts()
         if self.min_total_spread > self.max_total_spread:
-            conflicts.add("min_total_spread", f"must be ≤ max_total_spread ({show_dollars(self.max_total_spread)})",
-                          show_dollars(self.min_total_spread))
+            conflicts.add(
+                "min_total_spread",
+                f"must be ≤ max_total_spread ({show_dollars(self.max_total_spread)})",
+                show_dollars(self.min_total_spread),
+            )
         _require_default(conflicts, self.k_by_category, "k_by_category")
         conflicts.raise_if_any()
         return self
@@ -299,8 +310,10 @@ class ExtremePricesConfig(ConfigModel):
     def _check(self) -> ExtremePricesConfig:
         conflicts = Conflicts()
         for name in ("soft_extreme_band", "hard_extreme_band"):
-            if len(getattr(self, name)) != 2:
-                conflicts.add(name, "give exactly two bands: [[low side], [high side]]", getattr(self, name))
+            bands = getattr(self, name)
+            if len(bands) != 2:
+                shown = [[show_dollars(low), show_dollars(high)] for low, high in bands]
+                conflicts.add(name, "give exactly two bands: [[low side], [high side]]", shown)
         conflicts.raise_if_any()
         segments: list[tuple[tuple[str | int, ...], tuple[int, int]]] = [
             (("hard_extreme_band", 0), self.hard_extreme_band[0]),
@@ -311,21 +324,26 @@ class ExtremePricesConfig(ConfigModel):
         ]
         for where, (low, high) in segments:
             if low > high or (where == ("normal_band",) and low == high):
-                conflicts.add(where, "band's low edge must be below its high edge",
-                              [show_dollars(low), show_dollars(high)])
+                conflicts.add(
+                    where, "band's low edge must be below its high edge", [show_dollars(low), show_dollars(high)]
+                )
         if segments[0][1][0] != 0:
             conflicts.add((*segments[0][0], 0), "the lowest band must start at 0", show_dollars(segments[0][1][0]))
         if segments[-1][1][1] != ONE_DOLLAR:
             conflicts.add((*segments[-1][0], 1), "the highest band must end at 1", show_dollars(segments[-1][1][1]))
-        for (prev_where, (_, prev_high)), (where, (low, _)) in zip(segments, segments[1:], strict=False):
+        for (prev_where, (_, prev_high)), (where, (low, _)) in itertools.pairwise(segments):
             if low != prev_high:
                 kind = "overlaps" if low < prev_high else "leaves a gap after"
                 prev_name = ".".join(str(p) for p in prev_where)
-                conflicts.add((*where, 0), f"{kind} {prev_name}, which ends at {show_dollars(prev_high)}",
-                              show_dollars(low))
+                conflicts.add(
+                    (*where, 0), f"{kind} {prev_name}, which ends at {show_dollars(prev_high)}", show_dollars(low)
+                )
         if self.hard_extreme_factor > self.soft_extreme_factor:
-            conflicts.add("hard_extreme_factor", f"must be ≤ soft_extreme_factor ({self.soft_extreme_factor})",
-                          self.hard_extreme_factor)
+            conflicts.add(
+                "hard_extreme_factor",
+                f"must be ≤ soft_extreme_factor ({self.soft_extreme_factor})",
+                self.hard_extreme_factor,
+            )
         conflicts.raise_if_any()
         return self
 
@@ -388,8 +406,11 @@ class CategoryProfile(ProfileParams):
     def _check(self) -> CategoryProfile:
         conflicts = Conflicts()
         if self.spread_tight > self.spread_wide:
-            conflicts.add("spread_tight", f"must be ≤ spread_wide ({show_dollars(self.spread_wide)})",
-                          show_dollars(self.spread_tight))
+            conflicts.add(
+                "spread_tight",
+                f"must be ≤ spread_wide ({show_dollars(self.spread_wide)})",
+                show_dollars(self.spread_tight),
+            )
         else:
             for regime in self.by_regime:
                 params = self.for_regime(regime)
@@ -409,7 +430,7 @@ class CategoryProfile(ProfileParams):
         merged = {name: getattr(self, name) for name in ProfileParams.model_fields}
         override = self.by_regime.get(regime)
         if override is not None:
-            merged.update(override.model_dump(exclude_none=True))
+            merged.update({k: v for k in ProfileParams.model_fields if (v := getattr(override, k)) is not None})
         # Values are already validated units; re-validating would read 1/10,000-$ ints as dollars.
         return ProfileParams.model_construct(**merged)
 
@@ -419,7 +440,11 @@ _NO_TRADE = {"exclude": True, "max_position_factor": 0.0}
 # The seed README's four profiles, in config.yaml's units (dollars).
 _SEED_PROFILES = {
     "mean_reverting": {
-        "sigma_blend": 0.5, "spread_tight": 0.02, "spread_wide": 0.04, "exclude": False, "max_position_factor": 1.0,
+        "sigma_blend": 0.5,
+        "spread_tight": 0.02,
+        "spread_wide": 0.04,
+        "exclude": False,
+        "max_position_factor": 1.0,
         "by_regime": {
             "QUIET": {"spread_tight": 0.015},
             "MEAN_REVERTING": {"spread_tight": 0.02, "spread_wide": 0.04},
@@ -430,7 +455,11 @@ _SEED_PROFILES = {
         },
     },
     "medium_trending": {
-        "sigma_blend": 0.25, "spread_tight": 0.03, "spread_wide": 0.08, "exclude": False, "max_position_factor": 1.0,
+        "sigma_blend": 0.25,
+        "spread_tight": 0.03,
+        "spread_wide": 0.08,
+        "exclude": False,
+        "max_position_factor": 1.0,
         "by_regime": {
             "MEAN_REVERTING": {"spread_tight": 0.03, "sigma_blend": 0.3},
             "TRENDING": {"spread_tight": 0.06, "spread_wide": 0.12, "max_position_factor": 0.5},
@@ -440,14 +469,30 @@ _SEED_PROFILES = {
         },
     },
     "hard_trending": {
-        "sigma_blend": 0.2, "spread_tight": 0.10, "spread_wide": 0.20, "exclude": True, "max_position_factor": 1.0,
-        "by_regime": {"TRENDING": {"exclude": True}, "CHAOTIC": {"exclude": True}, "NOISE": _NO_TRADE,
-                      "UNKNOWN": _NO_TRADE},
+        "sigma_blend": 0.2,
+        "spread_tight": 0.10,
+        "spread_wide": 0.20,
+        "exclude": True,
+        "max_position_factor": 1.0,
+        "by_regime": {
+            "TRENDING": {"exclude": True},
+            "CHAOTIC": {"exclude": True},
+            "NOISE": _NO_TRADE,
+            "UNKNOWN": _NO_TRADE,
+        },
     },
     "low_liquidity": {
-        "sigma_blend": 0.1, "spread_tight": 0.04, "spread_wide": 0.12, "exclude": False, "max_position_factor": 1.0,
-        "by_regime": {"TRENDING": {"exclude": True}, "CHAOTIC": {"exclude": True}, "NOISE": _NO_TRADE,
-                      "UNKNOWN": _NO_TRADE},
+        "sigma_blend": 0.1,
+        "spread_tight": 0.04,
+        "spread_wide": 0.12,
+        "exclude": False,
+        "max_position_factor": 1.0,
+        "by_regime": {
+            "TRENDING": {"exclude": True},
+            "CHAOTIC": {"exclude": True},
+            "NOISE": _NO_TRADE,
+            "UNKNOWN": _NO_TRADE,
+        },
     },
 }
 

@@ -54,7 +54,7 @@ def _check_all_regimes(conflicts: Conflicts, field: str, table: FrozenMap[str, f
     # The detector can emit any regime; a missing multiplier would be a KeyError mid-session.
     for regime in REGIMES:
         if regime not in table:
-            conflicts.add((field, regime), "required key is missing: give a value for every regime", "nothing")
+            conflicts.add((field, regime), "required key is missing: give a value for every regime")
 
 
 # --- regimes --------------------------------------------------------------------------------------------------
@@ -103,11 +103,17 @@ class RegimesConfig(ConfigModel):
     def _check(self) -> RegimesConfig:
         conflicts = Conflicts()
         if self.mean_reversion_bad > self.mean_reversion_good:
-            conflicts.add("mean_reversion_bad", f"must be ≤ mean_reversion_good ({self.mean_reversion_good})",
-                          self.mean_reversion_bad)
+            conflicts.add(
+                "mean_reversion_bad",
+                f"must be ≤ mean_reversion_good ({self.mean_reversion_good})",
+                self.mean_reversion_bad,
+            )
         if self.noise_spread_min > self.noise_spread_max:
-            conflicts.add("noise_spread_min", f"must be ≤ noise_spread_max ({show_dollars(self.noise_spread_max)})",
-                          show_dollars(self.noise_spread_min))
+            conflicts.add(
+                "noise_spread_min",
+                f"must be ≤ noise_spread_max ({show_dollars(self.noise_spread_max)})",
+                show_dollars(self.noise_spread_min),
+            )
         _check_all_regimes(conflicts, "gamma_multipliers", self.gamma_multipliers)
         _check_all_regimes(conflicts, "k_multipliers", self.k_multipliers)
         conflicts.raise_if_any()
@@ -137,8 +143,11 @@ class RegimeFilters(ConfigModel):
             conflicts.add("allowed_for_events", "list at least one regime, or no event would ever fire", [])
         both = sorted(set(self.allowed_for_events) & set(self.disallowed_for_events))
         if both:
-            conflicts.add("disallowed_for_events", f"regime(s) {', '.join(both)} also in allowed_for_events",
-                          list(self.disallowed_for_events))
+            conflicts.add(
+                "disallowed_for_events",
+                f"regime(s) {', '.join(both)} also in allowed_for_events",
+                list(self.disallowed_for_events),
+            )
         for field in ("allowed_for_events", "disallowed_for_events"):
             dup = _duplicates(getattr(self, field))
             if dup:
@@ -171,11 +180,15 @@ class VolatilityScannerConfig(ConfigModel):
         # Market state is trimmed to the rolling window, so a longer look-back could never fill.
         for key in ("volatility_window_minutes", "price_jump_window_minutes"):
             if getattr(self, key) > self.rolling_window_minutes:
-                conflicts.add(key, f"must be ≤ rolling_window_minutes ({self.rolling_window_minutes})",
-                              getattr(self, key))
+                conflicts.add(
+                    key, f"must be ≤ rolling_window_minutes ({self.rolling_window_minutes})", getattr(self, key)
+                )
         if self.min_orderbook_levels_required > self.orderbook_depth:
-            conflicts.add("min_orderbook_levels_required", f"must be ≤ orderbook_depth ({self.orderbook_depth})",
-                          self.min_orderbook_levels_required)
+            conflicts.add(
+                "min_orderbook_levels_required",
+                f"must be ≤ orderbook_depth ({self.orderbook_depth})",
+                self.min_orderbook_levels_required,
+            )
         conflicts.raise_if_any()
         return self
 
@@ -198,8 +211,7 @@ class RegimeKill(ConfigModel):
         conflicts = Conflicts()
         for regime in self.bad_regimes:
             if regime not in self.kill_modes:
-                conflicts.add(("kill_modes", regime), "required key is missing: every bad regime needs soft|hard",
-                              "nothing")
+                conflicts.add(("kill_modes", regime), "required key is missing: every bad regime needs soft|hard")
         dup = _duplicates(self.bad_regimes)
         if dup:
             conflicts.add("bad_regimes", f"regime(s) {', '.join(dup)} listed twice", list(self.bad_regimes))
@@ -261,18 +273,25 @@ class VolatilityMMConfig(ConfigModel):
         if self.sigma_floor > self.sigma_cap:
             conflicts.add("sigma_floor", f"must be ≤ sigma_cap ({self.sigma_cap})", self.sigma_floor)
         if self.min_sigma_after_blending != self.sigma_floor:
-            conflicts.add("min_sigma_after_blending",
-                          f"is an alias of sigma_floor and must equal it ({self.sigma_floor}), or be left out",
-                          self.min_sigma_after_blending)
+            conflicts.add(
+                "min_sigma_after_blending",
+                f"is an alias of sigma_floor and must equal it ({self.sigma_floor}), or be left out",
+                self.min_sigma_after_blending,
+            )
         if self.close_positions_on_exit and self.passive_exit:
-            conflicts.add("close_positions_on_exit",
-                          "deprecated, and contradicts passive_exit: true (set it to false, use passive_exit)", True)
+            conflicts.add(
+                "close_positions_on_exit",
+                "deprecated, and contradicts passive_exit: true (set it to false, use passive_exit)",
+                True,
+            )
         if not self.allowed_regimes_for_sessions:
             conflicts.add("allowed_regimes_for_sessions", "list at least one regime, or no session would start", [])
         killed = sorted(set(self.allowed_regimes_for_sessions) & set(self.regime_kill.bad_regimes))
         if self.regime_kill.enabled and killed:
-            conflicts.add("allowed_regimes_for_sessions",
-                          f"regime(s) {', '.join(killed)} also in regime_kill.bad_regimes: sessions would be killed",
-                          list(self.allowed_regimes_for_sessions))
+            conflicts.add(
+                "allowed_regimes_for_sessions",
+                f"regime(s) {', '.join(killed)} also in regime_kill.bad_regimes: sessions would be killed",
+                list(self.allowed_regimes_for_sessions),
+            )
         conflicts.raise_if_any()
         return self
