@@ -36,20 +36,12 @@ class TopSample:
 class MarketHistory:
     """Top-of-book samples (on change) and trades per market, with the queries the REST layer needs."""
 
-    def __init__(self, exchange: Exchange, baseline_volume_24h_e2: dict[str, int] | None = None):
+    def __init__(self, exchange: Exchange):
         self._exchange = exchange
-        # Volume a market had traded in the 24h before the simulation started (from the catalogue).
-        self._baseline = dict(baseline_volume_24h_e2 or {})
-        self._start_ms = exchange.clock.time_ms()
         self._lock = threading.Lock()
         self._tops: dict[str, list[TopSample]] = defaultdict(list)
         self._trades: dict[str, list[tuple[int, int, int]]] = defaultdict(list)  # (ts_ms, price_e4, count_e2)
         exchange.add_listener(self._on_event)
-
-    def set_baseline(self, volume_24h_e2: dict[str, int]) -> None:
-        """Set the pre-start 24h volume of markets listed after this history began listening."""
-        with self._lock:
-            self._baseline.update(volume_24h_e2)
 
     def _on_event(self, event: ExchangeEvent) -> None:
         if isinstance(event, BookDelta):
@@ -70,15 +62,12 @@ class MarketHistory:
                 self._trades[t.ticker].append((t.ts_ms, t.yes_price_e4, t.count_e2))
 
     def volume_24h_e2(self, ticker: str, now_ms: int) -> int:
-        """Contracts traded in the last 24h; the catalogue's baseline fades out linearly over the first day."""
+        """Contracts traded on this exchange in the 24h before ``now_ms``."""
         since = now_ms - DAY_MS
         with self._lock:
             trades = self._trades.get(ticker, [])
             i = bisect.bisect_left(trades, (since, -1, -1))
-            traded = sum(c for _, _, c in trades[i:])
-            baseline = self._baseline.get(ticker, 0)
-        remaining_baseline = max(0, DAY_MS - (now_ms - self._start_ms))
-        return traded + baseline * remaining_baseline // DAY_MS
+            return sum(c for _, _, c in trades[i:])
 
     def _top_at(self, ticker: str, ts_ms: int) -> TopSample | None:
         samples = self._tops.get(ticker, [])

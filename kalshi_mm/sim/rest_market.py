@@ -3,6 +3,7 @@ series, candlesticks (OpenAPI 3.31 shapes)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from kalshi_mm.sim import wire
@@ -24,9 +25,13 @@ EVENT_STATUS_FILTERS = ("unopened", "open", "closed", "settled")
 class MarketDataApi:
     """Registers the public endpoints on a :class:`RestApp`; stateless apart from its collaborators."""
 
-    def __init__(self, exchange: Exchange, history: MarketHistory):
+    def __init__(self, exchange: Exchange, history: MarketHistory,
+                 volume_24h: Callable[[str, int], int] | None = None):
         self.exchange = exchange
         self.history = history
+        # (ticker, now_ms) -> 24h volume in 1/100 contract. The market simulation supplies one that includes the
+        # volume its catalogue says a market traded before the exchange started; otherwise trades seen here.
+        self.volume_24h = volume_24h or history.volume_24h_e2
 
     def register(self, app: RestApp) -> None:
         app.add("GET", "/exchange/status", self.exchange_status, auth=False)
@@ -49,7 +54,7 @@ class MarketDataApi:
         return wire.market_json(
             market,
             self.exchange.top_of_book(market.ticker),
-            volume_24h_e2=self.history.volume_24h_e2(market.ticker, now_ms),
+            volume_24h_e2=self.volume_24h(market.ticker, now_ms),
             previous=self.history.previous(market.ticker, now_ms, market.last_price_e4),
         )
 

@@ -58,23 +58,26 @@ class EmbeddedExchange:
         clock: Clock,
         *,
         scenario: str | Path | None = "default",
-        seed: int = 0,
+        seed: int | None = None,
         tier: str = "basic",
         host: str = "127.0.0.1",
         port: int = 0,
         auth_clock: Clock | None = None,
     ):
         self.clock = clock
-        self.exchange = Exchange(clock, seed=seed)
+        self.exchange = Exchange(clock, seed=seed or 0)
         # History listens before anything is listed, so it sees every book change from the first.
         self.history = MarketHistory(self.exchange)
         self.simulation: MarketSimulation | None = None
+        volume_24h = None
         if scenario is not None:
+            # seed None keeps the scenario's own seed.
             self.simulation = MarketSimulation(self.exchange, clock, load_scenario(scenario), seed=seed)
-            self.history.set_baseline({spec.ticker: spec.volume_24h_e2 for spec in self.simulation.market_specs()})
+            simulation = self.simulation
+            volume_24h = lambda ticker, _now_ms: simulation.volume_24h_e2(ticker)  # noqa: E731
         self.keys = KeyRegistry()
         self.app = RestApp(clock, self.keys, tier=tier, auth_clock=auth_clock)
-        MarketDataApi(self.exchange, self.history).register(self.app)
+        MarketDataApi(self.exchange, self.history, volume_24h).register(self.app)
         PortfolioApi(self.exchange, tier).register(self.app)
         self.rest = RestServer(self.app, host, port)
         self._stop = threading.Event()
