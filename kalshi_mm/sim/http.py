@@ -194,6 +194,9 @@ def error_reply(exc: ExchangeError) -> Reply:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as Kalshi's edge serves
+    # Headers and body go out in separate writes; without TCP_NODELAY, Nagle's algorithm and the client's
+    # delayed ACK add ~40 ms to every response.
+    disable_nagle_algorithm = True
     server: _Server
 
     def _handle(self) -> None:
