@@ -26,9 +26,11 @@ class MarketDataApi:
     """Registers the public endpoints on a :class:`RestApp`; stateless apart from its collaborators."""
 
     def __init__(self, exchange: Exchange, history: MarketHistory,
-                 volume_24h: Callable[[str, int], int] | None = None):
+                 volume_24h: Callable[[str, int], int] | None = None,
+                 maintenance_windows: Callable[[], list[tuple[float, float]]] | None = None):
         self.exchange = exchange
         self.history = history
+        self.maintenance_windows = maintenance_windows or list
         # (ticker, now_ms) -> 24h volume in 1/100 contract. The market simulation supplies one that includes the
         # volume its catalogue says a market traded before the exchange started; otherwise trades seen here.
         self.volume_24h = volume_24h or history.volume_24h_e2
@@ -78,11 +80,13 @@ class MarketDataApi:
         )
 
     def exchange_schedule(self, ctx: RequestContext) -> Reply:
-        # The embedded exchange trades around the clock; pauses come from the operator, not a calendar.
+        # The embedded exchange trades around the clock; its pauses are the scenario's maintenance windows.
         always = [{"open_time": "00:00", "close_time": "23:59"}]
         week = {"start_time": "2026-01-01T00:00:00Z", "end_time": "2099-12-31T23:59:59Z"}
         week.update({day: always for day in _DAYS})
-        return Reply(200, {"schedule": {"standard_hours": [week], "maintenance_windows": []}})
+        windows = [{"start_datetime": wire.rfc3339(start), "end_datetime": wire.rfc3339(end)}
+                   for start, end in self.maintenance_windows()]
+        return Reply(200, {"schedule": {"standard_hours": [week], "maintenance_windows": windows}})
 
     # --- markets ---------------------------------------------------------------------------------------
 

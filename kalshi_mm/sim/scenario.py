@@ -16,6 +16,8 @@ contracts, held as 1/100-contract ints (``*_e2``); cash in whole dollars, held i
 
 from __future__ import annotations
 
+import itertools
+
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -274,6 +276,15 @@ class NewsShock(_Strict):
         return self
 
 
+class TradingPause(_Strict):
+    """A scheduled trading pause (Kalshi's weekly maintenance): from ``at_s`` seconds after the start, for
+    ``duration_s``. Place/amend answer 409 ``trading_is_paused``, cancels still work, and orders flagged
+    ``cancel_order_on_pause`` are cancelled. ``GET /exchange/schedule`` lists it as a maintenance window."""
+
+    at_s: NonNegative
+    duration_s: Annotated[float, Field(gt=0)]
+
+
 class Scenario(_Strict):
     """A whole simulated market: catalogue, dynamics per category key, flow per liquidity tier, news."""
 
@@ -287,14 +298,25 @@ class Scenario(_Strict):
     dynamics: Mapping[str, CategoryDynamics]
     liquidity: Mapping[str, LiquidityTier]
     news: tuple[NewsShock, ...] = ()
+    trading_pauses: tuple[TradingPause, ...] = ()
 
     @model_validator(mode="before")
     @classmethod
     def _lists(cls, data: Any) -> Any:
-        if isinstance(data, Mapping) and isinstance(data.get("news"), list):
+        if isinstance(data, Mapping):
             data = dict(data)
-            data["news"] = tuple(data["news"])
+            for key in ("news", "trading_pauses"):
+                if isinstance(data.get(key), list):
+                    data[key] = tuple(data[key])
         return data
+
+    @model_validator(mode="after")
+    def _pauses_do_not_overlap(self) -> Scenario:
+        windows = sorted((p.at_s, p.at_s + p.duration_s) for p in self.trading_pauses)
+        for (_, end), (start, _) in itertools.pairwise(windows):
+            if start < end:
+                raise PydanticCustomError("pause_overlap", "trading_pauses overlap at {at}s", {"at": start})
+        return self
 
     @field_validator("dynamics")
     @classmethod

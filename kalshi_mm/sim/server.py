@@ -70,14 +70,16 @@ class EmbeddedExchange:
         self.history = MarketHistory(self.exchange)
         self.simulation: MarketSimulation | None = None
         volume_24h = None
+        windows = None
         if scenario is not None:
             # seed None keeps the scenario's own seed.
             self.simulation = MarketSimulation(self.exchange, clock, load_scenario(scenario), seed=seed)
             simulation = self.simulation
             volume_24h = lambda ticker, _now_ms: simulation.volume_24h_e2(ticker)  # noqa: E731
+            windows = simulation.maintenance_windows
         self.keys = KeyRegistry()
         self.app = RestApp(clock, self.keys, tier=tier, auth_clock=auth_clock)
-        MarketDataApi(self.exchange, self.history, volume_24h).register(self.app)
+        MarketDataApi(self.exchange, self.history, volume_24h, windows).register(self.app)
         PortfolioApi(self.exchange, tier).register(self.app)
         self.rest = RestServer(self.app, host, port)
         self._stop = threading.Event()

@@ -107,6 +107,7 @@ class MarketSimulation:
         # exchange call, so it cannot deadlock with exchange.lock.
         self._volume_lock = threading.Lock()
         self.news_log: list[NewsRecord] = []
+        self._in_pause_window = False
         series_listed = {s.series.ticker for s in self.catalogue.series}
         missing = [
             (f"news[{i}].series", f"series {n.series} is not in this scenario's catalogue")
@@ -207,6 +208,7 @@ class MarketSimulation:
                     for lp in self.lps[: view.tier.lp_count]:
                         lp.act(view, now_s)
             self._determine_due(now_s)
+            self._apply_trading_pauses(now_s)
             self._drain()
 
     # --- internals ----------------------------------------------------------------------------------------
@@ -259,6 +261,17 @@ class MarketSimulation:
         rng = random.Random(f"{self.seed}/roll/{tmpl.ticker}/{close_ts}")
         spec = build_event(tmpl, self.scenario, close_ts, open_ts=int(now_s), rng=rng)
         self._list_event(ev.series, spec)
+
+    def maintenance_windows(self) -> list[tuple[float, float]]:
+        """The scenario's scheduled trading pauses as (start, end) Unix seconds."""
+        return [(self._start_s + p.at_s, self._start_s + p.at_s + p.duration_s) for p in self.scenario.trading_pauses]
+
+    def _apply_trading_pauses(self, now_s: float) -> None:
+        # Only the schedule's own transitions touch the pause flag, so an operator's manual pause is left alone.
+        in_window = any(start <= now_s < end for start, end in self.maintenance_windows())
+        if in_window != self._in_pause_window:
+            self._in_pause_window = in_window
+            self.exchange.set_trading_paused(in_window)
 
     def _determine_due(self, now_s: float) -> None:
         delay = self.scenario.catalogue.determination_delay_s
