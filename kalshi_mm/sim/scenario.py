@@ -17,7 +17,6 @@ contracts, held as 1/100-contract ints (``*_e2``); cash in whole dollars, held i
 from __future__ import annotations
 
 import itertools
-
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
