@@ -11,6 +11,7 @@ import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,6 +22,7 @@ from kalshi_mm.api.ratelimit import TIERS, TierBudget, TokenBucket, cost_of
 from kalshi_mm.clock import Clock
 from kalshi_mm.sim.auth import AuthError, KeyRegistry
 from kalshi_mm.sim.errors import ExchangeError
+from kalshi_mm.sim.faults import FaultInjector, TrafficStats
 
 __all__ = ["API_PREFIX", "Reply", "RequestContext", "RestApp", "RestServer", "Route", "bad_request"]
 
@@ -34,6 +36,7 @@ log = logging.getLogger("kalshi_mm.sim.http")
 class Reply:
     status: int
     body: Any = None  # JSON-serialisable; None with 204
+    drop: bool = False  # fault injection: close the connection instead of sending this reply
 
 
 @dataclass
@@ -111,12 +114,17 @@ class Route:
 class RestApp:
     """Dispatches requests to routes; owns authentication and rate limiting. Thread-safe."""
 
-    def __init__(self, clock: Clock, keys: KeyRegistry, *, tier: str = "basic", auth_clock: Clock | None = None):
+    def __init__(self, clock: Clock, keys: KeyRegistry, *, tier: str = "basic", auth_clock: Clock | None = None,
+                 faults: FaultInjector | None = None, traffic: TrafficStats | None = None):
         self.clock = clock
         self.auth_clock = auth_clock or clock
         self.keys = keys
         self.budget: TierBudget = TIERS[tier]
+        self.traffic = traffic or TrafficStats()
+        self.faults = faults or FaultInjector(traffic=self.traffic)
         self._routes: list[tuple[Route, re.Pattern[str]]] = []
+        # Operator endpoints outside /trade-api (fault injection, traffic): exact paths, no auth, no rate limit.
+        self._admin: dict[tuple[str, str], Handler] = {}
         # Guarded by _buckets_lock: (user_id, "read"|"write") -> bucket, created on first use.
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._buckets_lock = threading.Lock()
@@ -124,6 +132,9 @@ class RestApp:
     def add(self, method: str, template: str, handler: Handler, *, auth: bool) -> None:
         route = Route(method.upper(), template, handler, auth)
         self._routes.append((route, route.regex))
+
+    def add_admin(self, method: str, path: str, handler: Handler) -> None:
+        self._admin[(method.upper(), path)] = handler
 
     def routes(self) -> list[Route]:
         return [route for route, _ in self._routes]
@@ -155,6 +166,13 @@ class RestApp:
 
     def dispatch(self, method: str, raw_path: str, headers: dict[str, str], body: Any) -> Reply:
         parts = urlsplit(raw_path)
+        admin = self._admin.get((method, parts.path))
+        if admin is not None:
+            ctx = RequestContext(method, parts.path, parse_qs(parts.query), body)
+            try:
+                return admin(ctx)
+            except ExchangeError as exc:
+                return error_reply(exc)
         if not parts.path.startswith(API_PREFIX):
             return error_reply(ExchangeError(404, "not_found", f"no such endpoint: {parts.path}"))
         path = parts.path[len(API_PREFIX) :] or "/"
@@ -164,22 +182,66 @@ class RestApp:
             status = 405 if allowed else 404
             return error_reply(ExchangeError(status, "not_found", f"no such endpoint: {method} {parts.path}"))
         route, params = found
+        latency = self.faults.rest_latency_s()
+        if latency > 0:
+            time.sleep(latency)  # injected network latency is real time, whatever clock the market runs on
         ctx = RequestContext(method, path, parse_qs(parts.query, keep_blank_values=True), body, params)
+        tokens = 0
         try:
             if route.auth or any(h.lower() == "kalshi-access-key" for h in headers):
                 ctx.user_id = self.keys.authenticate(
                     _kalshi_headers(headers), method, parts.path, self.auth_clock.time_ms()
                 )
-            if ctx.user_id is not None:
-                items = len(body.get("orders", [])) if isinstance(body, dict) else 0
-                kind, cost = cost_of(method, path, items)
-                if not self._bucket(ctx.user_id, kind).try_take(cost, self.clock.monotonic()):
-                    return Reply(429, {"error": "too many requests"})
-            return route.handler(ctx)
+            injected = self.faults.rest_reject(ctx.user_id is not None)
+            if injected == 429:
+                reply = Reply(429, {"error": "too many requests"})
+            elif injected is not None:
+                reply = error_reply(ExchangeError(injected, "internal_server_error", "injected fault"))
+            else:
+                reply, tokens = self._execute(route, ctx, body, method, path)
         except AuthError as exc:
-            return error_reply(ExchangeError(401, "authentication_error", exc.reason))
+            reply = error_reply(ExchangeError(401, "authentication_error", exc.reason))
         except ExchangeError as exc:
-            return error_reply(exc)
+            reply = error_reply(exc)
+        if ctx.user_id is not None:
+            self.traffic.record_rest(ctx.user_id, method, route.template, reply.status, tokens)
+            self._count_orders(ctx.user_id, method, route.template, reply)
+        if (method, route.template) == ("POST", "/portfolio/events/orders") and reply.status == 201:
+            reply.drop = self.faults.drop_create_response()
+        return reply
+
+    def _execute(self, route: Route, ctx: RequestContext, body: Any, method: str, path: str) -> tuple[Reply, int]:
+        """Charge the account's token bucket, then run the handler: (reply, tokens spent)."""
+        cost = 0
+        if ctx.user_id is not None:
+            kind, cost = cost_of(method, path, _batch_items(body))
+            if not self._bucket(ctx.user_id, kind).try_take(cost, self.clock.monotonic()):
+                return Reply(429, {"error": "too many requests"}), 0
+        try:
+            return route.handler(ctx), cost
+        except ExchangeError as exc:  # a rejected request still spent its tokens, as on Kalshi
+            return error_reply(exc), cost
+
+    def _count_orders(self, user_id: str, method: str, template: str, reply: Reply) -> None:
+        if reply.status >= 300:
+            return
+        if template == "/portfolio/events/orders/batched":
+            ok = sum(1 for item in reply.body.get("orders", []) if item.get("error") is None)
+            self.traffic.record_orders(user_id, "created" if method == "POST" else "cancelled", ok)
+            return
+        action = {
+            ("POST", "/portfolio/events/orders"): "created",
+            ("DELETE", "/portfolio/events/orders/{order_id}"): "cancelled",
+            ("POST", "/portfolio/events/orders/{order_id}/amend"): "amended",
+            ("POST", "/portfolio/events/orders/{order_id}/decrease"): "decreased",
+            ("DELETE", "/portfolio/events/orders"): "cancel_all",
+        }.get((method, template))
+        if action is not None:
+            self.traffic.record_orders(user_id, action)
+
+
+def _batch_items(body: Any) -> int:
+    return len(body.get("orders", [])) if isinstance(body, dict) and isinstance(body.get("orders"), list) else 0
 
 
 def _kalshi_headers(headers: dict[str, str]) -> dict[str, str]:
@@ -215,6 +277,10 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:  # a simulator bug must surface as a 500, as a real exchange would, and be logged
             log.exception("internal error handling %s %s", self.command, self.path)
             reply = error_reply(ExchangeError(500, "internal_server_error", "internal server error"))
+        if reply.drop:
+            # Injected fault: the request took effect but the client never hears back.
+            self.close_connection = True
+            return
         self._send(reply)
 
     def _send(self, reply: Reply) -> None:
