@@ -6,7 +6,8 @@ out-of-range value or a bad cross-reference raises :class:`ScenarioError` with o
 naming its key path (``liquidity.deep.lp_levels: ...``).
 
 ``extends: <name or path>`` starts from another scenario and deep-merges this file over it (mappings merge,
-anything else replaces), so ``quiet.yaml`` only spells out what differs from ``default.yaml``.
+anything else replaces), so ``quiet.yaml`` only spells out what differs from ``default.yaml``. A relative
+``replay.file`` is resolved against the directory of the file that names it.
 
 Units: prices and spreads are written in cents and held as 1/10,000-dollar ints (``*_e4``); sizes in
 contracts, held as 1/100-contract ints (``*_e2``); cash in whole dollars, held in e4; times in seconds
@@ -47,6 +48,7 @@ __all__ = [
     "CategoryDynamics",
     "LiquidityTier",
     "NewsShock",
+    "ReplaySpec",
     "Scenario",
     "ScenarioError",
     "available_scenarios",
@@ -284,6 +286,24 @@ class TradingPause(_Strict):
     duration_s: Annotated[float, Field(gt=0)]
 
 
+class ReplaySpec(_Strict):
+    """Replay a recorded top-of-book CSV (format: :mod:`kalshi_mm.sim.replay`): its tickers' fair values and
+    background quotes follow the file instead of the simulated process. ``file`` is relative to the scenario
+    file that names it (or absolute); the file's first row maps to the simulation's start; ``speed`` is
+    recorded seconds per simulated second; ``loop`` repeats the file with a period of its span."""
+
+    file: Annotated[str, Field(min_length=1)]
+    loop: bool = False
+    speed: Annotated[float, Field(gt=0, le=10_000)] = 1.0
+
+    @field_validator("file")
+    @classmethod
+    def _exists(cls, value: str) -> str:
+        if not Path(value).is_file():
+            raise PydanticCustomError("replay_file", "no such replay file: {path}", {"path": value})
+        return value
+
+
 class Scenario(_Strict):
     """A whole simulated market: catalogue, dynamics per category key, flow per liquidity tier, news."""
 
@@ -298,6 +318,7 @@ class Scenario(_Strict):
     liquidity: Mapping[str, LiquidityTier]
     news: tuple[NewsShock, ...] = ()
     trading_pauses: tuple[TradingPause, ...] = ()
+    replay: ReplaySpec | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -406,6 +427,7 @@ def _read_with_extends(
         raise ScenarioError(source, [("", f"not valid YAML: {exc}")]) from None
     if not isinstance(raw, dict):
         raise ScenarioError(source, [("", "expected a mapping at the top level")])
+    _anchor_replay_file(raw, path.parent)
     parent = raw.pop("extends", None)
     if parent is None:
         return raw, source
@@ -413,6 +435,15 @@ def _read_with_extends(
         raise ScenarioError(source, [("extends", "expected a scenario name or path")])
     base, _ = _read_with_extends(parent, (*seen, path.resolve()), relative_to=path.parent)
     return _merge(base, raw), source
+
+
+def _anchor_replay_file(raw: dict[str, Any], directory: Path) -> None:
+    # Relative to the file that names it, so a scenario extending another still finds the parent's recording.
+    replay = raw.get("replay")
+    if isinstance(replay, dict) and isinstance(replay.get("file"), str) and replay["file"]:
+        path = Path(replay["file"])
+        if not path.is_absolute():
+            raw["replay"] = {**replay, "file": str(directory / path)}
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from kalshi_mm.sim.events import ExchangeEvent, FillEvent, OrderUpdate, TradeEve
 from kalshi_mm.sim.exchange import Exchange
 from kalshi_mm.sim.fairvalue import EventFairValue
 from kalshi_mm.sim.model import Trade
+from kalshi_mm.sim.replay_market import ReplayFeed, ReplayQuoter, replay_series
 from kalshi_mm.sim.scenario import NewsShock, Scenario, ScenarioError
 from kalshi_mm.sim.traders import AgentStats, InformedTaker, LiquidityProvider, MarketView, NoiseTaker
 
@@ -72,7 +73,12 @@ class MarketSimulation:
     """Simulated participants and fair values for every market of a scenario, on one exchange.
 
     Accounts ``{prefix}lp-1..N``, ``{prefix}noise`` and ``{prefix}informed`` are created (or reused) with the
-    scenario's cash. The catalogue is built relative to ``clock.time()`` at construction.
+    scenario's cash, plus ``{prefix}replay`` (LP cash) when the scenario replays a recording. The catalogue is
+    built relative to ``clock.time()`` at construction.
+
+    Replay (``scenario.replay``, see :mod:`kalshi_mm.sim.replay_market`): a replayed market's fair value is the
+    recorded mid instead of the simulated process, the :class:`ReplayQuoter` shows the recorded top of book
+    instead of the LPs, takers still trade against it, and its result is drawn from its last recorded mid.
     """
 
     def __init__(
@@ -92,6 +98,14 @@ class MarketSimulation:
         self._start_s = clock.time()
         self._last_s = self._start_s
         self.catalogue: Catalogue = build_catalogue(scenario, self._start_s, self.seed)
+        self.replay: ReplayFeed | None = None
+        self.quoter: ReplayQuoter | None = None
+        if scenario.replay is not None:
+            self.replay = ReplayFeed.from_spec(scenario.replay, self._start_s)
+            extra = replay_series(self.replay, scenario, self.catalogue)
+            if extra is not None:
+                self.catalogue = Catalogue(series=(*self.catalogue.series, extra))
+            self.quoter = ReplayQuoter(exchange, f"{user_prefix}replay")
         lp_count = max(tier.lp_count for tier in scenario.liquidity.values())
         self.lps = [LiquidityProvider(exchange, f"{user_prefix}lp-{i + 1}", self.seed, rank=i) for i in range(lp_count)]
         self.noise = NoiseTaker(exchange, f"{user_prefix}noise", self.seed)
@@ -123,6 +137,8 @@ class MarketSimulation:
         for taker in (self.noise, self.informed):
             if taker.user_id not in known:
                 exchange.create_account(taker.user_id, scenario.taker_cash_e4)
+        if self.quoter is not None and self.quoter.user_id not in known:
+            exchange.create_account(self.quoter.user_id, scenario.lp_cash_e4)
         exchange.add_listener(self._inbox.append)
         for series_spec in self.catalogue.series:
             exchange.add_series(series_spec.series)
@@ -140,7 +156,8 @@ class MarketSimulation:
     @property
     def user_ids(self) -> tuple[str, ...]:
         """The exchange users the simulation trades as."""
-        return (*(lp.user_id for lp in self.lps), self.noise.user_id, self.informed.user_id)
+        quoter = () if self.quoter is None else (self.quoter.user_id,)
+        return (*(lp.user_id for lp in self.lps), self.noise.user_id, self.informed.user_id, *quoter)
 
     def market_specs(self) -> list[MarketSpec]:
         """Every market listed so far (initial catalogue plus rolled events), in listing order."""
@@ -169,7 +186,10 @@ class MarketSimulation:
 
     def stats(self) -> dict[str, AgentStats]:
         """Counters per simulated user."""
-        return {agent.user_id: agent.stats for agent in (*self.lps, self.noise, self.informed)}
+        stats = {agent.user_id: agent.stats for agent in (*self.lps, self.noise, self.informed)}
+        if self.quoter is not None:
+            stats[self.quoter.user_id] = self.quoter.stats
+        return stats
 
     # --- driving ------------------------------------------------------------------------------------------
 
@@ -205,6 +225,12 @@ class MarketSimulation:
                     # Informed flow first: it gets the first look at quotes that went stale this step.
                     self.informed.act(view, dt)
                     self.noise.act(view, dt)
+                    if self.replay is not None and self.quoter is not None and view.ticker in self.replay:
+                        # After the takers, and after hearing of their fills, so the recorded size is back on
+                        # the book when the step ends.
+                        self._drain()
+                        self.quoter.act(view, self.replay.row(view.ticker, now_s))
+                        continue
                     for lp in self.lps[: view.tier.lp_count]:
                         lp.act(view, now_s)
             self._determine_due(now_s)
@@ -226,6 +252,7 @@ class MarketSimulation:
             random.Random(f"{self.seed}/fair/{spec.event.event_ticker}"),
         )
         views = [MarketView(m.ticker, m.market.grid, self.scenario.liquidity[m.tier], m.p0) for m in spec.markets]
+        self._replay_fair_values(views, self._last_s)
         ev = _LiveEvent(series, spec, fair, views, random.Random(f"{self.seed}/result/{spec.event.event_ticker}"))
         self._events.append(ev)
         for i, m in enumerate(spec.markets):
@@ -244,6 +271,15 @@ class MarketSimulation:
         for view, p, m in zip(ev.views, ev.fair.probabilities(), ev.spec.markets, strict=True):
             view.fair_p = p
             view.tradable = m.market.open_ts <= now_s
+        self._replay_fair_values(ev.views, now_s)
+
+    def _replay_fair_values(self, views: list[MarketView], now_s: float) -> None:
+        # A replayed market's fair value is the recording's; its event's process still runs for the others.
+        if self.replay is None:
+            return
+        for view in views:
+            if view.ticker in self.replay:
+                view.fair_p = self.replay.fair_p(view.ticker, now_s)
 
     def _close_event(self, ev: _LiveEvent, now_s: float) -> None:
         ev.closed = True
@@ -251,6 +287,8 @@ class MarketSimulation:
             view.tradable = False
             for lp in self.lps:
                 lp.forget_market(view.ticker)
+            if self.quoter is not None:
+                self.quoter.forget_market(view.ticker)
         tmpl = ev.series.template
         if tmpl.roll_period_s is None or not self.scenario.catalogue.roll_events:
             return
@@ -280,7 +318,10 @@ class MarketSimulation:
             if not ev.closed or now_s < ev.spec.close_ts + delay:
                 keep.append(ev)
                 continue
-            for m, yes in zip(ev.spec.markets, ev.fair.draw_results(ev.rng), strict=True):
+            for m, view, yes in zip(ev.spec.markets, ev.views, ev.fair.draw_results(ev.rng), strict=True):
+                if self.replay is not None and m.ticker in self.replay:
+                    # The recording, not the process, says how likely YES is.
+                    yes = random.Random(f"{self.seed}/replay-result/{m.ticker}").random() < view.fair_p
                 try:
                     self.exchange.determine(m.ticker, "yes" if yes else "no")
                 except ExchangeError as exc:
@@ -322,10 +363,14 @@ class MarketSimulation:
                 lp = self._lp_by_user.get(event.user_id)
                 if lp is not None:
                     lp.on_order(event.order)
+                elif self.quoter is not None and event.user_id == self.quoter.user_id:
+                    self.quoter.on_order(event.order)
             elif isinstance(event, FillEvent):
                 lp = self._lp_by_user.get(event.user_id)
                 if lp is not None:
                     lp.on_fill(event.fill)
+                elif self.quoter is not None and event.user_id == self.quoter.user_id:
+                    self.quoter.on_fill(event.fill)
             elif isinstance(event, TradeEvent):
                 self._record_volume(event.trade)
 
