@@ -9,9 +9,9 @@ prints the URLs one per line, and serves until SIGINT/SIGTERM. Point the daemon 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
-import socket
 import sys
 import threading
 from collections.abc import Sequence
@@ -22,11 +22,10 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from kalshi_mm.api.ratelimit import TIERS
 from kalshi_mm.clock import Clock, LiveClock, SimClock
+from kalshi_mm.sim.faults import FaultConfig, FaultConfigError
 from kalshi_mm.sim.scenario import ScenarioError, available_scenarios
 from kalshi_mm.sim.server import DEFAULT_ACCOUNT_CASH_E4, EmbeddedExchange
 from kalshi_mm.units import UnitError, format_dollars, parse_config_dollars
-
-WS_PATH = "/trade-api/ws/v2"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,14 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--user", default="trader", help="user id of the account to create")
     p.add_argument("--credentials-out", type=Path, help="directory for sim.env (and the generated private key)")
     p.add_argument("--public-key", type=Path, help="register this RSA public key (PEM) instead of generating one")
+    p.add_argument("--faults", default="{}",
+                   help='faults to inject from the start, as JSON, e.g. \'{"rest_5xx_rate": 0.05}\' '
+                        "(change them later with POST /admin/faults)")
     return p
-
-
-def _free_port(host: str) -> int:
-    # The WebSocket server binds its port itself; reserve a number now so sim.env can name it.
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def _write_env(directory: Path, values: dict[str, str]) -> Path:
@@ -83,6 +78,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: --public-key {args.public_key}: Kalshi signing needs an RSA key", file=sys.stderr)
             return 2
         public_key = key
+    try:
+        faults = FaultConfig().updated(json.loads(args.faults))
+    except (json.JSONDecodeError, FaultConfigError, TypeError, AttributeError) as exc:
+        print(f"error: --faults: {exc}", file=sys.stderr)
+        return 2
     live = LiveClock()
     # Scaled time moves the market N× faster, but clients sign with real time: check signatures on real time.
     clock: Clock = live if args.time_scale == 1.0 else SimClock(start=live.time(), scale=args.time_scale)
@@ -94,15 +94,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             tier=args.tier,
             host=args.host,
             port=args.port,
+            ws_port=args.ws_port,
             auth_clock=live,
+            faults=faults,
         )
     except (ScenarioError, FileNotFoundError) as exc:
         print(f"error: scenario: {exc}", file=sys.stderr)
         return 2
     account = server.create_account(args.user, cash_e4, public_key)
-    ws_port = args.ws_port or _free_port(args.host)
-    ws_url = f"ws://{args.host}:{ws_port}{WS_PATH}"
     server.start()
+    ws_url = server.ws_url
     if args.credentials_out is not None:
         env = {"KALSHI_ACCESS_KEY": account.access_key}
         if account.private_key is not None:

@@ -16,14 +16,17 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from kalshi_mm.clock import Clock
+from kalshi_mm.sim.admin import AdminApi
 from kalshi_mm.sim.auth import KeyRegistry
 from kalshi_mm.sim.exchange import Exchange
+from kalshi_mm.sim.faults import FaultConfig, FaultInjector, TrafficStats
 from kalshi_mm.sim.history import MarketHistory
 from kalshi_mm.sim.http import RestApp, RestServer
 from kalshi_mm.sim.rest_market import MarketDataApi
 from kalshi_mm.sim.rest_portfolio import PortfolioApi
 from kalshi_mm.sim.scenario import load_scenario
 from kalshi_mm.sim.simulation import MarketSimulation
+from kalshi_mm.sim.ws import WsServer
 
 __all__ = ["DEFAULT_ACCOUNT_CASH_E4", "EmbeddedExchange", "SimAccount"]
 
@@ -62,7 +65,9 @@ class EmbeddedExchange:
         tier: str = "basic",
         host: str = "127.0.0.1",
         port: int = 0,
+        ws_port: int = 0,
         auth_clock: Clock | None = None,
+        faults: FaultConfig | None = None,
     ):
         self.clock = clock
         self.exchange = Exchange(clock, seed=seed or 0)
@@ -78,16 +83,29 @@ class EmbeddedExchange:
             volume_24h = lambda ticker, _now_ms: simulation.volume_24h_e2(ticker)  # noqa: E731
             windows = simulation.maintenance_windows
         self.keys = KeyRegistry()
-        self.app = RestApp(clock, self.keys, tier=tier, auth_clock=auth_clock)
+        self.traffic = TrafficStats()
+        self.faults = FaultInjector(faults, seed=seed or 0, traffic=self.traffic)
+        self.app = RestApp(clock, self.keys, tier=tier, auth_clock=auth_clock, faults=self.faults,
+                           traffic=self.traffic)
+        admin = AdminApi(self.exchange, self.faults, self.traffic)
+        admin.register(self.app)
+        admin.apply_pause(False, self.faults.config.exchange_paused)  # a pause set at start-up
         MarketDataApi(self.exchange, self.history, volume_24h, windows).register(self.app)
         PortfolioApi(self.exchange, tier).register(self.app)
         self.rest = RestServer(self.app, host, port)
+        self.ws = WsServer(self.exchange, self.keys, auth_clock=self.app.auth_clock, host=host, port=ws_port,
+                           faults=self.faults)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
     @property
     def rest_url(self) -> str:
         return self.rest.base_url
+
+    @property
+    def ws_url(self) -> str:
+        """``ws://HOST:PORT/trade-api/ws/v2`` (the port is known once started)."""
+        return self.ws.url
 
     def create_account(
         self, user_id: str, cash_e4: int = DEFAULT_ACCOUNT_CASH_E4, public_key: rsa.RSAPublicKey | None = None
@@ -104,6 +122,7 @@ class EmbeddedExchange:
 
     def start(self) -> EmbeddedExchange:
         self.rest.start()
+        self.ws.start()
         target = self.simulation.run if self.simulation is not None else self._lifecycle_loop
         thread = threading.Thread(target=target, args=(self._stop,), name="sim-market", daemon=True)
         thread.start()
@@ -120,6 +139,7 @@ class EmbeddedExchange:
 
     def stop(self) -> None:
         self._stop.set()
+        self.ws.stop()
         self.rest.stop()
         for thread in self._threads:
             thread.join(timeout=5)
