@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
-import math
 import random
 import uuid
-from fractions import Fraction
 from typing import Any
 
 from kalshi_mm.clock import Clock
 from kalshi_mm.sim import errors
-from kalshi_mm.sim.accounts import Account, PositionState, ReservedOrder, reservation_e6, unit_collateral_e4
+from kalshi_mm.sim.accounts import Account, PositionState, ReservedOrder, unit_collateral_e4
 from kalshi_mm.sim.book import BookEntry, OrderBook
 from kalshi_mm.sim.events import (
     BookDelta,
@@ -36,6 +34,7 @@ from kalshi_mm.sim.model import (
     Event,
     Fill,
     Market,
+    MarketStatus,
     Order,
     OrderStatus,
     Series,
@@ -47,6 +46,9 @@ from kalshi_mm.sim.model import (
 from kalshi_mm.sim.ordergroups import GroupState
 
 __all__ = ["Engine"]
+
+# Market fields that decide when the lifecycle next has something to do with the market (see Engine.schedule).
+_TIMING_FIELDS = frozenset({"status", "open_ts", "close_ts", "determination_ts", "settlement_timer_seconds"})
 
 
 class Engine:
@@ -64,13 +66,21 @@ class Engine:
         self.accounts: dict[str, Account] = {}
         self.orders: dict[str, Order] = {}
         self.orders_by_user: dict[str, list[str]] = {}  # user -> order ids, oldest first
-        self.fee_acc: dict[str, Fraction] = {}  # order id -> exact fees of its fills so far (e4)
+        # order id -> exact fees of its fills so far, in 1/denominator e4 of its market's FeeSchedule
+        self.fee_acc: dict[str, int] = {}
         self.client_ids: dict[str, dict[str, str]] = {}  # user -> client_order_id -> order id
         self.trades: list[Trade] = []
         self.fills: dict[str, list[Fill]] = {}  # user -> fills, oldest first
         self.settlements: dict[str, list[Settlement]] = {}
         self.groups: dict[str, GroupState] = {}
         self.expiries: list[tuple[int, str]] = []  # heap of (expiration_ts, order id); stale entries skipped
+        # Heaps of (due time, listing seq, ticker) for market opens, closes and settlements, so a lifecycle pass
+        # with nothing due is O(1) however many markets are listed. An entry is pushed whenever a market's
+        # timing changes (Engine.schedule); entries made stale by a later change are skipped when popped.
+        self.opens: list[tuple[float, int, str]] = []
+        self.closes: list[tuple[float, int, str]] = []
+        self.settles: list[tuple[float, int, str]] = []
+        self.listing_seq: dict[str, int] = {}
         self.fees_collected_e4 = 0
         self.funding_e6 = 0
         self.trading_paused = False
@@ -119,10 +129,32 @@ class Engine:
             raise errors.not_found(f"order group {group_id}")
         return group
 
+    def list_market(self, market: Market, fees: FeeSchedule) -> None:
+        """Add a new market with an empty book and schedule its lifecycle."""
+        self.fee_schedules[market.ticker] = fees
+        self.books[market.ticker] = OrderBook(market.ticker)
+        self.markets[market.ticker] = market
+        self.listing_seq[market.ticker] = len(self.listing_seq)
+        self.schedule(market)
+
     def set_market(self, ticker: str, **changes: Any) -> Market:
         market = dataclasses.replace(self.markets[ticker], updated_ts_ms=self.now_ms(), **changes)
         self.markets[ticker] = market
+        if not _TIMING_FIELDS.isdisjoint(changes):
+            self.schedule(market)
         return market
+
+    def schedule(self, market: Market) -> None:
+        """Queue the market's next lifecycle step for :func:`kalshi_mm.sim.lifecycle.advance`: opening when
+        initialized, closing when active, settlement when determined."""
+        seq = self.listing_seq[market.ticker]
+        if market.status is MarketStatus.INITIALIZED:
+            heapq.heappush(self.opens, (market.open_ts, seq, market.ticker))
+        elif market.status is MarketStatus.ACTIVE:
+            heapq.heappush(self.closes, (market.close_ts, seq, market.ticker))
+        elif market.status is MarketStatus.DETERMINED and market.determination_ts is not None:
+            due = market.determination_ts + market.settlement_timer_seconds
+            heapq.heappush(self.settles, (due, seq, market.ticker))
 
     # --- orders and reservations -------------------------------------------------------------------------
 
@@ -142,27 +174,18 @@ class Engine:
         if order.expiration_ts is not None:
             heapq.heappush(self.expiries, (order.expiration_ts, order.order_id))
 
-    def fee_reserve_e4(self, ticker: str, price_e4: int, remaining_e2: int, acc: Fraction) -> int:
+    def fee_reserve_e4(self, ticker: str, price_e4: int, remaining_e2: int, acc_units: int) -> int:
         """Maker fee an order resting with ``remaining_e2`` could still be charged, given its accumulator."""
-        exact = self.fee_schedules[ticker].exact_e4(price_e4, remaining_e2, is_taker=False)
-        return math.ceil(acc + exact) - math.ceil(acc)
-
-    def reserved_orders(self, account: Account, ticker: str, exclude: frozenset[str] = frozenset()
-                        ) -> list[ReservedOrder]:
-        """The account's resting orders in ``ticker`` as the reservation sees them."""
-        out = []
-        for order_id in account.resting_in(ticker):
-            if order_id in exclude:
-                continue
-            order = self.orders[order_id]
-            fee = self.fee_reserve_e4(ticker, order.price_e4, order.remaining_count_e2, self.fee_acc[order_id])
-            out.append(ReservedOrder(order.side, order.price_e4, order.remaining_count_e2, fee))
-        return out
+        schedule = self.fee_schedules[ticker]
+        if not schedule.maker_coeff:
+            return 0
+        return schedule.charge_e4(acc_units, schedule.exact_units(price_e4, remaining_e2, is_taker=False))
 
     def refresh_reservation(self, user_id: str, ticker: str) -> None:
-        """Recompute the account's collateral in ``ticker`` and move the difference from/to available cash."""
+        """Bring the account's collateral in ``ticker`` up to date and move the difference from/to available
+        cash. Cheap: the resting orders' totals are maintained incrementally (accounts.RestingOrders)."""
         account = self.accounts[user_id]
-        required = reservation_e6(account.position_e2(ticker), self.reserved_orders(account, ticker))
+        required = account.required_e6(ticker)
         held = account.reserved_e6.get(ticker, 0)
         account.cash_e6 -= required - held
         if required:
@@ -177,7 +200,10 @@ class Engine:
         """Put a resting order's remainder into the book (back of its level) and the account/group indexes."""
         self.books[order.ticker].add(order.order_id, order.user_id, order.side, order.price_e4,
                                      order.remaining_count_e2)
-        self.accounts[order.user_id].add_resting(order.ticker, order.order_id)
+        fee = self.fee_reserve_e4(order.ticker, order.price_e4, order.remaining_count_e2,
+                                  self.fee_acc[order.order_id])
+        self.accounts[order.user_id].add_resting(
+            order.ticker, order.order_id, ReservedOrder(order.side, order.price_e4, order.remaining_count_e2, fee))
         group = self.groups.get(order.order_group_id) if order.order_group_id is not None else None
         if group is not None:
             group.orders[order.order_id] = None
@@ -199,6 +225,8 @@ class Engine:
         self.books[order.ticker].set_remaining(order.order_id, remaining_e2)
         if remaining_e2 == 0:
             self._forget_resting(order)
+        else:
+            self._update_reserve(order, remaining_e2)
         if delta:
             self._book_delta(order, delta)
 
@@ -218,9 +246,14 @@ class Engine:
     def register_order(self, order: Order) -> None:
         self.orders[order.order_id] = order
         self.orders_by_user.setdefault(order.user_id, []).append(order.order_id)
-        self.fee_acc[order.order_id] = Fraction(0)
+        self.fee_acc[order.order_id] = 0
         if order.client_order_id:
             self.client_ids.setdefault(order.user_id, {})[order.client_order_id] = order.order_id
+
+    def _update_reserve(self, order: Order, remaining_e2: int) -> None:
+        """Re-price a resting order's reservation after its size or fee accumulator changed."""
+        fee = self.fee_reserve_e4(order.ticker, order.price_e4, remaining_e2, self.fee_acc[order.order_id])
+        self.accounts[order.user_id].update_resting(order.ticker, order.order_id, remaining_e2, fee)
 
     def _forget_resting(self, order: Order) -> None:
         self.accounts[order.user_id].remove_resting(order.ticker, order.order_id)
@@ -249,9 +282,12 @@ class Engine:
         self.trades.append(trade)
         self.emit(TradeEvent(trade))
 
-        self.shrink(maker, maker_entry.remaining_e2 - count_e2)
+        maker_left = maker_entry.remaining_e2 - count_e2
+        self.shrink(maker, maker_left)
         oi_before = sum(max(0, self.accounts[o.user_id].position_e2(ticker)) for o in (maker, taker))
         self._book_side(maker, trade, is_taker=False)
+        if maker_left:
+            self._update_reserve(maker, maker_left)  # its fee accumulator just moved
         taker_fill = self._book_side(taker, trade, is_taker=True)
         oi_after = sum(max(0, self.accounts[o.user_id].position_e2(ticker)) for o in (maker, taker))
 
@@ -269,15 +305,16 @@ class Engine:
         return self.orders[taker.order_id], taker_fill
 
     def resting_count(self, user_id: str, ticker: str) -> int:
-        return len(self.accounts[user_id].resting.get(ticker, ()))
+        return self.accounts[user_id].resting_count(ticker)
 
     def _book_side(self, order: Order, trade: Trade, *, is_taker: bool) -> Fill:
         """One party's side of a trade: fee, position, cash, order record, fill record (emitted)."""
         order = self.orders[order.order_id]
         count, price = trade.count_e2, trade.yes_price_e4
         acc = self.fee_acc[order.order_id]
-        exact = self.fee_schedules[order.ticker].exact_e4(price, count, is_taker=is_taker)
-        fee = math.ceil(acc + exact) - math.ceil(acc)
+        schedule = self.fee_schedules[order.ticker]
+        exact = schedule.exact_units(price, count, is_taker=is_taker)
+        fee = schedule.charge_e4(acc, exact)
         self.fee_acc[order.order_id] = acc + exact
 
         account = self.accounts[order.user_id]

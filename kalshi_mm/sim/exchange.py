@@ -28,7 +28,6 @@ from contextlib import contextmanager
 from kalshi_mm.clock import Clock
 from kalshi_mm.sim import errors, lifecycle, matching
 from kalshi_mm.sim.accounts import Account
-from kalshi_mm.sim.book import OrderBook
 from kalshi_mm.sim.engine import Engine
 from kalshi_mm.sim.errors import ExchangeError
 from kalshi_mm.sim.events import LifecycleKind, Listener, MarketLifecycle, OrderGroupEventKind, OrderGroupUpdate
@@ -158,9 +157,7 @@ class Exchange:
             event = eng.events.get(market.event_ticker)
             if event is None:
                 raise errors.not_found(f"event {market.event_ticker}")
-            eng.fee_schedules[market.ticker] = FeeSchedule.for_market(eng.series[event.series_ticker], event)
-            eng.books[market.ticker] = OrderBook(market.ticker)
-            eng.markets[market.ticker] = market
+            eng.list_market(market, FeeSchedule.for_market(eng.series[event.series_ticker], event))
             market = eng.set_market(market.ticker, created_ts=eng.now_s())
             eng.emit(MarketLifecycle(market.ticker, LifecycleKind.CREATED, eng.now_ms(), market))
             lifecycle.advance(eng)

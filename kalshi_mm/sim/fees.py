@@ -14,12 +14,17 @@ fills, and a fill is charged ``ceil(total after) − ceil(total before)``. So an
 pays ``ceil(exact total)``, never one rounding per fill, and a single fill pays exactly the formula above
 (1 contract at $0.50 taker: 0.0175 → $0.0175; 100 contracts: $1.75). The unit of every Fraction here is
 1/10,000 dollar.
+
+**Integer form.** The matching engine charges fees on every fill and re-prices resting orders' fee reserves on
+every change, where Fraction arithmetic dominated the run time. Every exact fee of one schedule is a multiple of
+``1 / FeeSchedule.denominator`` e4, so the engine keeps accumulators as integer numerators over that denominator
+(:meth:`FeeSchedule.exact_units`, :meth:`FeeSchedule.charge_e4`): the same exact values, ints only.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 from kalshi_mm.sim.model import Event, FeeType, Series
@@ -61,6 +66,19 @@ class FeeSchedule:
     fee_type: FeeType
     taker_coeff: Fraction
     maker_coeff: Fraction
+    # Derived integer form (see the module docstring): exact fee = k × C·P·(1 − P) (or k × C for flat) units of
+    # 1/denominator e4, with k the integer per-side factor.
+    denominator: int = field(init=False, repr=False, compare=False)
+    _taker_k: int = field(init=False, repr=False, compare=False)
+    _maker_k: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Quadratic: coeff × c·p·(10^4 − p) / 10^6; flat: coeff × c / 10^2 (c in e2, p in e4).
+        base = 100 if self.fee_type is FeeType.FLAT else _QUAD_DENOM
+        lcm = math.lcm(self.taker_coeff.denominator, self.maker_coeff.denominator)
+        object.__setattr__(self, "denominator", lcm * base)
+        object.__setattr__(self, "_taker_k", self.taker_coeff.numerator * (lcm // self.taker_coeff.denominator))
+        object.__setattr__(self, "_maker_k", self.maker_coeff.numerator * (lcm // self.maker_coeff.denominator))
 
     @classmethod
     def for_market(cls, series: Series, event: Event | None = None) -> FeeSchedule:
@@ -96,6 +114,21 @@ class FeeSchedule:
     def fee_e4(self, price_e4: int, count_e2: int, *, is_taker: bool) -> int:
         """The fee of one stand-alone fill, rounded up to $0.0001."""
         return ceil_e4(self.exact_e4(price_e4, count_e2, is_taker=is_taker))
+
+    def exact_units(self, price_e4: int, count_e2: int, *, is_taker: bool) -> int:
+        """:meth:`exact_e4` as an integer number of 1/:attr:`denominator` e4 (exactly equal, no Fraction)."""
+        if count_e2 < 0 or not 0 <= price_e4 <= ONE_DOLLAR:
+            raise ValueError(f"fee of {count_e2} e2 at {price_e4} e4: out of range")
+        k = self._taker_k if is_taker else self._maker_k
+        if self.fee_type is FeeType.FLAT:
+            return k * count_e2
+        return k * count_e2 * price_e4 * (ONE_DOLLAR - price_e4)
+
+    def charge_e4(self, acc_units: int, exact_units: int) -> int:
+        """What a fill of ``exact_units`` costs (e4) on an order whose earlier fills total ``acc_units``:
+        ``ceil(acc + exact) − ceil(acc)`` over :attr:`denominator` (the accumulator rule of the docstring)."""
+        d = self.denominator
+        return (acc_units // -d) - ((acc_units + exact_units) // -d)  # a // -d == -ceil(a / d)
 
 
 def exact_fee_e4(fee_type: FeeType, coeff: Fraction, price_e4: int, count_e2: int) -> Fraction:

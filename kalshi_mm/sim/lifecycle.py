@@ -27,9 +27,11 @@ __all__ = ["advance", "close_market", "determine", "set_market_paused", "set_pau
 
 
 def advance(engine: Engine) -> None:
-    """Apply every change that is due at the clock's current time, in a fixed order."""
+    """Apply every change that is due at the clock's current time, in a fixed order: opens, GTT expiries,
+    closes, settlements (each phase in listing order). O(1) when nothing is due: every phase reads a heap."""
     now = engine.now_s()
-    for ticker, market in list(engine.markets.items()):
+    for ticker in _due(engine.opens, now):
+        market = engine.markets[ticker]
         if market.status is MarketStatus.INITIALIZED and market.open_ts <= now:
             _lifecycle(engine, engine.set_market(ticker, status=MarketStatus.ACTIVE), LifecycleKind.ACTIVATED)
     while engine.expiries and engine.expiries[0][0] <= now:
@@ -38,13 +40,27 @@ def advance(engine: Engine) -> None:
         # Skip stale entries: the order left the book or an amend moved its expiry.
         if order is not None and order.status is OrderStatus.RESTING and order.expiration_ts == expiration_ts:
             engine.cancel(order, UpdateReason.EXPIRY_CANCEL)
-    for ticker, market in list(engine.markets.items()):
+    for ticker in _due(engine.closes, now):
+        market = engine.markets[ticker]
         if market.status is MarketStatus.ACTIVE and market.close_ts <= now:
             close_market(engine, ticker)
-    for ticker, market in list(engine.markets.items()):
+    for ticker in _due(engine.settles, now):
+        market = engine.markets[ticker]
         if (market.status is MarketStatus.DETERMINED and market.determination_ts is not None
                 and market.determination_ts + market.settlement_timer_seconds <= now):
             settle(engine, ticker)
+
+
+def _due(heap: list[tuple[float, int, str]], now: float) -> list[str]:
+    """Pop the entries due by ``now``; their tickers in listing order, once each. The caller re-checks each
+    market's state: an entry may be stale (the market moved on, or its time changed and a newer entry exists)."""
+    if not heap or heap[0][0] > now:
+        return []
+    due: dict[int, str] = {}
+    while heap and heap[0][0] <= now:
+        _, seq, ticker = heapq.heappop(heap)
+        due[seq] = ticker
+    return [due[seq] for seq in sorted(due)]
 
 
 def _lifecycle(engine: Engine, market: Market, kind: LifecycleKind, is_deactivated: bool | None = None) -> None:

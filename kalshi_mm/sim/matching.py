@@ -8,11 +8,8 @@ and an accepted one can never take an account's available cash below zero.
 
 from __future__ import annotations
 
-import math
-from fractions import Fraction
-
 from kalshi_mm.sim import errors
-from kalshi_mm.sim.accounts import Account, PositionState, ReservedOrder, reservation_e6
+from kalshi_mm.sim.accounts import Account, PositionState, ReservedOrder, RestingOrders
 from kalshi_mm.sim.book import MatchPlan
 from kalshi_mm.sim.engine import Engine
 from kalshi_mm.sim.model import (
@@ -75,22 +72,26 @@ def _validate(engine: Engine, user_id: str, market: Market, req: OrderRequest) -
 
 
 def _check_funds(engine: Engine, account: Account, ticker: str, side: Side, price_e4: int, plan: MatchPlan,
-                 rest_e2: int, acc: Fraction, exclude: frozenset[str]) -> None:
+                 rest_e2: int, acc: int, exclude: frozenset[str]) -> None:
     """Raise available_balance_too_low unless the account can afford executing ``plan`` and then resting
-    ``rest_e2`` at ``price_e4`` (with the orders in ``exclude`` gone)."""
+    ``rest_e2`` at ``price_e4`` (with the orders in ``exclude`` gone). ``acc``: the order's fee accumulator
+    (units of its schedule's denominator). Reads only: a rejection leaves no trace."""
     schedule = engine.fee_schedules[ticker]
     held = account.positions.get(ticker)
     position = held.copy() if held is not None else PositionState(account.user_id, ticker, "")
     cash = 0
     for entry, count in plan.fills:
-        exact = schedule.exact_e4(entry.price_e4, count, is_taker=True)
+        exact = schedule.exact_units(entry.price_e4, count, is_taker=True)
         cash += position.apply_fill(side, entry.price_e4, count, 0)
-        cash -= (math.ceil(acc + exact) - math.ceil(acc)) * E6_PER_E4
+        cash -= schedule.charge_e4(acc, exact) * E6_PER_E4
         acc += exact
-    orders = engine.reserved_orders(account, ticker, exclude | {e.order_id for e in plan.stp_cancels})
+    resting = account.resting.get(ticker) or RestingOrders()
+    gone = exclude | {e.order_id for e in plan.stp_cancels}
+    without = [resting.orders[i] for i in gone if i in resting.orders]
+    extra = None
     if rest_e2:
-        orders.append(ReservedOrder(side, price_e4, rest_e2, engine.fee_reserve_e4(ticker, price_e4, rest_e2, acc)))
-    required = reservation_e6(position.position_e2, orders)
+        extra = ReservedOrder(side, price_e4, rest_e2, engine.fee_reserve_e4(ticker, price_e4, rest_e2, acc))
+    required = resting.required_e6(position.position_e2, without, extra)
     available_after = account.cash_e6 + account.reserved_e6.get(ticker, 0) - required + cash
     if available_after < 0:
         short = -available_after
@@ -168,7 +169,7 @@ def place(engine: Engine, user_id: str, req: OrderRequest) -> OrderResult:
     plan = book.plan_match(user_id, req.side, req.price_e4, count, req.self_trade_prevention_type)
     rests = req.time_in_force is TimeInForce.GOOD_TILL_CANCELED
     rest_e2 = count - plan.filled_e2 if rests and not plan.stopped_by_self else 0
-    _check_funds(engine, account, req.ticker, req.side, req.price_e4, plan, rest_e2, Fraction(0), frozenset())
+    _check_funds(engine, account, req.ticker, req.side, req.price_e4, plan, rest_e2, 0, frozenset())
     engine.register_order(order)
     order, fills = _execute(engine, order, plan, rests=rests, end_reason=end_reason, capped=capped)
     return OrderResult(order, tuple(fills))

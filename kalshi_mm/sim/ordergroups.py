@@ -27,16 +27,18 @@ class GroupState:
     triggered: bool = False
     orders: dict[str, None] = field(default_factory=dict)
     _window: deque[tuple[float, int]] = field(default_factory=deque)  # (clock seconds, count_e2)
+    _window_e2: int = 0  # Σ count_e2 of _window, kept so a check after every fill is not O(window)
 
     def record_match(self, now_s: float, count_e2: int) -> None:
         """Count ``count_e2`` contracts matched by one of the group's orders at clock time ``now_s``."""
         self._window.append((now_s, count_e2))
+        self._window_e2 += count_e2
 
     def matched_in_window(self, now_s: float) -> int:
         """Contracts (e2) matched in the last 15 s: fills at t with now − 15 < t ≤ now."""
         while self._window and self._window[0][0] <= now_s - WINDOW_S:
-            self._window.popleft()
-        return sum(count for _, count in self._window)
+            self._window_e2 -= self._window.popleft()[1]
+        return self._window_e2
 
     def limit_reached(self, now_s: float) -> bool:
         return self.matched_in_window(now_s) >= self.contracts_limit_e2
@@ -44,6 +46,7 @@ class GroupState:
     def reset(self) -> None:
         """Zero the matched counter and accept orders again."""
         self._window.clear()
+        self._window_e2 = 0
         self.triggered = False
 
     def snapshot(self, now_s: float) -> OrderGroup:

@@ -4,18 +4,22 @@ accounts on two markets, with the exchange's invariants checked after every step
 Invariants: money is conserved exactly (available + reserved + escrow + fees == funding, in 1/1,000,000 $);
 contracts are conserved (per market, YES held == NO held == open interest); the resting book is never crossed
 and agrees with the order records; no account's available cash is negative; a post-only order never takes;
-settlement pays exactly $1 per winning contract.
+settlement pays exactly $1 per winning contract. The engine's incremental reservation and its integer fee
+accumulators equal a from-scratch recomputation with Fractions (:func:`reference_reservation_e6`).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from fractions import Fraction
 
-from hypothesis import HealthCheck, event, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from kalshi_mm.clock import SimClock
+from kalshi_mm.sim.accounts import ReservedOrder, RestingOrders, unit_collateral_e4
 from kalshi_mm.sim.errors import ExchangeError
 from kalshi_mm.sim.exchange import Exchange
 from kalshi_mm.sim.model import (
@@ -29,6 +33,7 @@ from kalshi_mm.sim.model import (
     Series,
     Side,
     TimeInForce,
+    notional_e6,
 )
 from kalshi_mm.units import PriceGrid
 
@@ -41,6 +46,55 @@ NEAR_MID = (4300, 4400, 4500, 4600, 4700)
 COUNTS = st.integers(min_value=1, max_value=800)
 TIFS = st.sampled_from(list(TimeInForce))
 STPS = st.sampled_from(list(SelfTradePrevention))
+
+
+def reference_reservation_e6(position_e2: int, orders: Iterable[ReservedOrder]) -> int:
+    """The collateral rule of kalshi_mm.sim.accounts, slowly and from scratch: each resting order reserves its
+    unit collateral × remaining plus its fee reserve, except that what the position can close (asks against YES
+    held, bids against NO held) is covered, highest unit collateral first."""
+    covering_side = Side.ASK if position_e2 > 0 else Side.BID
+    cover = abs(position_e2)
+    total = 0
+    for order in sorted(orders, key=lambda o: -unit_collateral_e4(o.side, o.price_e4)):  # stable
+        uncovered = order.remaining_e2
+        if cover and order.side is covering_side:
+            covered = min(cover, uncovered)
+            cover -= covered
+            uncovered -= covered
+        total += notional_e6(unit_collateral_e4(order.side, order.price_e4), uncovered)
+        total += order.fee_reserve_e4 * 100
+    return total
+
+
+RESERVED = st.builds(ReservedOrder, st.sampled_from(list(Side)), st.integers(1, 99).map(lambda c: c * 100),
+                     st.integers(1, 600), st.integers(0, 9))
+
+
+@given(orders=st.lists(RESERVED, max_size=12), data=st.data(), position=st.integers(-2000, 2000))
+def test_incremental_reservation_matches_reference(orders: list[ReservedOrder], data: st.DataObject,
+                                                   position: int) -> None:
+    resting = RestingOrders()
+    for i, order in enumerate(orders):
+        resting.add(str(i), order)
+    current = dict(enumerate(orders))
+    for i in data.draw(st.lists(st.sampled_from(range(len(orders))), unique=True)) if orders else []:
+        if data.draw(st.booleans()):  # remove, or shrink in place with a new fee reserve
+            resting.remove(str(i))
+            del current[i]
+        else:
+            old = current[i]
+            new = ReservedOrder(old.side, old.price_e4, data.draw(st.integers(1, old.remaining_e2)),
+                                data.draw(st.integers(0, 9)))
+            resting.update(str(i), new.remaining_e2, new.fee_reserve_e4)
+            current[i] = new
+    assert resting.required_e6(position) == reference_reservation_e6(position, current.values())
+    # The what-if of order entry: some tracked orders gone and a new one resting.
+    gone = data.draw(st.lists(st.sampled_from(sorted(current)), unique=True)) if current else []
+    extra = data.draw(st.none() | RESERVED)
+    after = [o for i, o in current.items() if i not in gone] + ([extra] if extra is not None else [])
+    assert resting.required_e6(position, [current[i] for i in gone], extra) == \
+        reference_reservation_e6(position, after)
+    assert resting.required_e6(position) == reference_reservation_e6(position, current.values())
 
 
 class ExchangeMachine(RuleBasedStateMachine):
@@ -200,6 +254,33 @@ class ExchangeMachine(RuleBasedStateMachine):
             view = self.ex.orderbook(market.ticker)
             shown = {(Side.BID, p): n for p, n in view.yes} | {(Side.ASK, 10_000 - p): n for p, n in view.no}
             assert shown == levels
+
+    @invariant()
+    def reservation_and_fees_match_a_recomputation(self) -> None:
+        engine = self.ex._engine  # white box: the per-market figures the public API only sums
+        for user in self.ex.accounts():
+            exact: dict[str, Fraction] = {}  # order id -> exact fees of its fills
+            paid: dict[str, int] = {}
+            for fill in self.ex.fills(user):
+                schedule = self.ex.fee_schedule(fill.ticker)
+                exact[fill.order_id] = exact.get(fill.order_id, Fraction(0)) + schedule.exact_e4(
+                    fill.yes_price_e4, fill.count_e2, is_taker=fill.is_taker)
+                paid[fill.order_id] = paid.get(fill.order_id, 0) + fill.fee_e4
+            # Whatever the fill sizes, an order has paid ceil(exact fees of all its fills) in total.
+            assert paid == {order_id: math.ceil(fees) for order_id, fees in exact.items()}
+            reserved: dict[str, list[ReservedOrder]] = {ticker: [] for ticker in MARKETS}
+            for order in reversed(self.ex.orders(user, status=OrderStatus.RESTING)):
+                acc = exact.get(order.order_id, Fraction(0))
+                unfilled = self.ex.fee_schedule(order.ticker).exact_e4(order.price_e4, order.remaining_count_e2,
+                                                                        is_taker=False)
+                fee = math.ceil(acc + unfilled) - math.ceil(acc)
+                reserved[order.ticker].append(
+                    ReservedOrder(order.side, order.price_e4, order.remaining_count_e2, fee))
+            account = engine.accounts[user]
+            for ticker, orders in reserved.items():
+                expected = reference_reservation_e6(account.position_e2(ticker), orders)
+                assert account.reserved_e6.get(ticker, 0) == expected
+                assert account.required_e6(ticker) == expected
 
     @invariant()
     def post_only_never_takes(self) -> None:

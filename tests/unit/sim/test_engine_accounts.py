@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kalshi_mm.clock import SimClock
-from kalshi_mm.sim.accounts import PositionState, ReservedOrder, reservation_e6
+from kalshi_mm.sim.accounts import PositionState, ReservedOrder, RestingOrders
 from kalshi_mm.sim.exchange import Exchange
 from kalshi_mm.sim.model import Event, Market, OrderRequest, Series, Side, e6_to_e4, format_dollars_e6
 from kalshi_mm.units import PriceGrid, Rounding
@@ -34,15 +34,38 @@ def test_pro_rata_cost_keeps_basis_plus_realized_exact() -> None:
     assert pos.realized_pnl_e6 == 100 * 3333 + 200 * 5000 - 999_900
 
 
+def _tracked(*orders: ReservedOrder) -> RestingOrders:
+    resting = RestingOrders()
+    for i, order in enumerate(orders):
+        resting.add(f"o{i}", order)
+    return resting
+
+
 def test_reservation_covers_closing_orders_with_the_costliest_first() -> None:
-    asks = [ReservedOrder(Side.ASK, 4700, 1000, 0), ReservedOrder(Side.ASK, 4300, 1000, 0)]
+    asks = _tracked(ReservedOrder(Side.ASK, 4700, 1000, 0), ReservedOrder(Side.ASK, 4300, 1000, 0))
     # long 10 YES covers 10 of the 20 contracts offered; the uncovered 10 are charged at the cheaper
     # unit (0.53 for the ask at 0.47), not the 0.57 of the ask at 0.43.
-    assert reservation_e6(1000, asks) == 5300 * 1000
-    assert reservation_e6(0, asks) == (5300 + 5700) * 1000
-    assert reservation_e6(-1000, asks) == (5300 + 5700) * 1000  # holding NO does not cover asks
-    bids = [ReservedOrder(Side.BID, 4000, 500, 7), ReservedOrder(Side.BID, 4500, 500, 0)]
-    assert reservation_e6(-500, bids) == 4000 * 500 + 7 * 100  # short 5 covers the $0.45 bid; fees stay
+    assert asks.required_e6(1000) == 5300 * 1000
+    assert asks.required_e6(0) == (5300 + 5700) * 1000
+    assert asks.required_e6(-1000) == (5300 + 5700) * 1000  # holding NO does not cover asks
+    bids = _tracked(ReservedOrder(Side.BID, 4000, 500, 7), ReservedOrder(Side.BID, 4500, 500, 0))
+    assert bids.required_e6(-500) == 4000 * 500 + 7 * 100  # short 5 covers the $0.45 bid; fees stay
+
+
+def test_reservation_totals_follow_updates_and_what_ifs() -> None:
+    resting = _tracked(ReservedOrder(Side.ASK, 4700, 1000, 3), ReservedOrder(Side.ASK, 4300, 1000, 0))
+    resting.update("o1", 400, 2)  # the $0.43 ask shrinks to 4 (keeps its place), fee reserve 2
+    assert list(resting.orders) == ["o0", "o1"]
+    assert resting.required_e6(1000) == 5300 * 400 + 5 * 100  # 4 of the cover on the 0.43, 6 on the 0.47
+    # What-if: the $0.47 ask gone and a new one at $0.40 (highest unit collateral: takes the cover first).
+    extra = ReservedOrder(Side.ASK, 4000, 1000, 1)
+    assert resting.required_e6(1000, [resting.orders["o0"]], extra) == 5700 * 400 + (2 + 1) * 100
+    assert resting.required_e6(1000) == 5300 * 400 + 5 * 100  # the what-if changed nothing
+    assert resting.remove("o0") == ReservedOrder(Side.ASK, 4700, 1000, 3)
+    assert resting.remove("o0") is None
+    assert resting.required_e6(300) == 5700 * 100 + 2 * 100
+    resting.remove("o1")
+    assert len(resting) == 0 and resting.required_e6(1000) == 0
 
 
 def test_sub_cent_prices_and_fractional_counts_are_exact_in_e6() -> None:

@@ -172,6 +172,33 @@ def test_market_opens_on_time_and_close_cancels_resting_orders() -> None:
     assert (exc.value.http_status, exc.value.code) == (409, "market_closed")
 
 
+def test_lifecycle_steps_come_due_in_phase_then_listing_order() -> None:
+    # Markets listed in an order unrelated to their due times; one late tick applies opens, then closes,
+    # then settlements, each in listing order, exactly once. Early changes leave no stale step behind.
+    ex, clock = world(open_ts=T0 + 30, close_ts=T0 + 40, timer_s=20)
+    for name, open_ts, close_ts in (("S-E-A", T0 + 20, T0 + 500), ("S-E-B", T0 + 5, T0 + 25),
+                                    ("S-E-C", T0 - 1, T0 + 10), ("S-E-D", T0 - 1, T0 + 15)):
+        ex.add_market(Market(name, "S-E", open_ts=open_ts, close_ts=close_ts, settlement_timer_seconds=20))
+    ex.close_market("S-E-D")  # early: its scheduled close at T0 + 15 must not fire again
+    seen: list[tuple[str, LifecycleKind]] = []
+    ex.add_listener(lambda e: seen.append((e.ticker, e.kind)) if isinstance(e, MarketLifecycle) else None)
+    clock.advance(4)
+    ex.tick()
+    assert seen == []
+    ex.determine("S-E-D", "yes")  # settles at T0 + 24
+    seen.clear()
+    clock.advance(60)
+    ex.tick()
+    opened, closed = LifecycleKind.ACTIVATED, LifecycleKind.CLOSED
+    assert seen == [(M, opened), ("S-E-A", opened), ("S-E-B", opened),
+                    (M, closed), ("S-E-B", closed), ("S-E-C", closed), ("S-E-D", LifecycleKind.SETTLED)]
+    assert ex.market("S-E-A").status is MarketStatus.ACTIVE
+    seen.clear()
+    clock.advance(1000)
+    ex.tick()
+    assert seen == [("S-E-A", closed)]
+
+
 def test_trading_pause_rejects_place_and_amend_allows_cancel() -> None:
     ex, _ = world()
     keep = bid(ex, "a", 4000, 100).order.order_id
