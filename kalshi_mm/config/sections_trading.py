@@ -266,9 +266,12 @@ class AsModelConfig(ConfigModel):
 
     risk_horizon_seconds: PositiveFloat = 3600.0
     k_by_category: ReadOnlyMap[str, PositiveFloat] = Field(
-        default_factory=lambda: FrozenMap({"default": 1.5, "sports": 2.0, "rates": 1.2, "crypto": 1.8})
+        default_factory=lambda: FrozenMap({"default": 60.0, "sports": 80.0, "rates": 48.0, "crypto": 72.0})
     )
-    base_gamma: PositiveFloat = 0.3
+    # Fills per second at zero distance until our own fills give an estimate (the seed has no A).
+    a_fallback_per_s: PositiveFloat = 0.05
+    # Per $; the seed's 0.3 let the settlement bound dominate in benchmark B3 (see config.yaml).
+    base_gamma: PositiveFloat = 0.05
     min_total_spread: PositivePriceDollars = dollars("0.02")
     # The seed's 0.02 equalled min_total_spread and turned the model's spread into a constant.
     max_total_spread: PositivePriceDollars = dollars("0.10")
@@ -304,7 +307,8 @@ class ExtremePricesConfig(ConfigModel):
     soft_extreme_factor: ZeroToOne = 0.3
     hard_extreme_factor: ZeroToOne = 0.1
     hard_extreme_one_sided: bool = True
-    spread_shock_threshold: PositivePriceDollars = dollars("0.15")
+    # The seed's 0.15 froze quoting before throttling.max_spread_threshold (0.20) could engage.
+    spread_shock_threshold: PositivePriceDollars = dollars("0.25")
 
     @model_validator(mode="after")
     def _check(self) -> ExtremePricesConfig:

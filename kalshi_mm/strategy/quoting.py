@@ -307,7 +307,7 @@ def params_from_config(
     category: str,
     order_size_e2: int,
     max_position_e2: int,
-    a_per_s: float,
+    a_per_s: float | None = None,
     fee_rate: float = 0.0,
     kind: ModelKind = "glft",
     binary: bool = True,
@@ -317,13 +317,13 @@ def params_from_config(
     """QuoteParams from the typed config sections; per-market sizes come from the caller (dynamic config).
 
     ``as_model.base_gamma`` is γ per $ and ``k_for(category)`` is k per $ (the fallback until fills give an
-    estimate); the config has no A, so ``a_per_s`` (fills per second at distance 0) is passed in.
+    estimate); ``a_per_s`` (fills per second at distance 0) defaults to ``as_model.a_fallback_per_s``.
     """
     model = ModelParams(
         kind=kind,
         gamma=as_model.base_gamma,
         k=as_model.k_for(category),
-        a=a_per_s,
+        a=as_model.a_fallback_per_s if a_per_s is None else a_per_s,
         risk_horizon=as_model.risk_horizon_seconds,
         max_position=max_position_e2 / COUNT_SCALE,
         dynamic_gamma=dynamic_gamma,
