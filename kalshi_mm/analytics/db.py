@@ -46,6 +46,11 @@ SET end_ts = :end_ts, status = :status, end_reason = :reason,
 WHERE run_id = :run_id"""
 
 # Only a live order can be cancelled: a late cancel must not overwrite 'filled'.
+# An amend changes price and total fillable size (V2 amend count includes what is already filled).
+_AMEND_ORDER = """
+UPDATE orders SET placed_price_e4 = :price_e4, placed_count_e2 = :count_e2, updated_ts = :ts
+WHERE order_id = :order_id AND status IN ('placed', 'partially_filled')"""
+
 _CANCEL_ORDER = """
 UPDATE orders SET status = :status, cancel_reason = :reason, updated_ts = :ts
 WHERE order_id = :order_id AND status IN ('placed', 'partially_filled')"""
@@ -286,6 +291,18 @@ class AnalyticsDB:
             placed_count_e2=count_e2,
             placed_ts=self._ts(ts),
             expiration_ts=expiration_ts,
+        )
+
+    def log_order_amended(self, order_id: str, *, price_e4: int, count_e2: int, ts: float | None = None) -> None:
+        """Record an amend of a live order: its new YES price (1/10,000 $) and new total size incl. filled (e2)."""
+        self._submit(
+            "orders.amend",
+            _AMEND_ORDER,
+            on_no_change="unmatched",
+            order_id=order_id,
+            price_e4=price_e4,
+            count_e2=count_e2,
+            ts=self._ts(ts),
         )
 
     def log_order_cancelled(

@@ -218,6 +218,7 @@ class OrderExecutor:
         self._live[order.order_id] = LiveOrder(
             order.order_id, order.client_order_id, order.side, action.price_e4, action.total_count_e2, order.filled_e2
         )
+        self._db.log_order_amended(order.order_id, price_e4=action.price_e4, count_e2=action.total_count_e2)
         self._log.debug(
             "%s: amended %s %s -> %d @ %d (queue kept: %s)",
             self._ticker,

@@ -768,3 +768,21 @@ def test_every_statement_of_analytics_queries_sql_runs(clock: SimClock, open_db:
     fill_rate = results[1][0]
     assert (fill_rate["orders"], fill_rate["orders_with_fills"], fill_rate["contracts_quoted"]) == (3, 2, 19.0)
     assert results[2][0]["avg_quoted_spread"] == pytest.approx(0.05)
+
+
+def test_amend_updates_a_live_order_and_not_a_finished_one(
+    clock: SimClock, open_db: Callable[..., AnalyticsDB]
+) -> None:
+    db = open_db()
+    run_id = db.create_strategy_run(strategy_name="s", market_ticker="KXT-1", trade_side="yes")
+    place(db, "o-a", run_id, count_e2=1000, client_order_id="c-a")
+    place(db, "o-b", run_id, count_e2=500, client_order_id="c-b")
+    db.log_order_cancelled("o-b", reason="requote")
+    clock.advance(1)
+    db.log_order_amended("o-a", price_e4=4800, count_e2=600)
+    db.log_order_amended("o-b", price_e4=4900, count_e2=700)  # already cancelled: stays as it was
+    db.close()
+    orders = {r["order_id"]: r for r in query(db.path, "SELECT * FROM orders")}
+    assert (orders["o-a"]["placed_price_e4"], orders["o-a"]["placed_count_e2"]) == (4800, 600)
+    assert orders["o-a"]["updated_ts"] == START + 1
+    assert orders["o-b"]["placed_count_e2"] == 500 and orders["o-b"]["status"] == "cancelled"
