@@ -9,10 +9,10 @@ Messages are ``NamedTuple`` s: immutable, typed, and about five times cheaper to
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from kalshi_mm.api.types import BookSide
 from kalshi_mm.api.ws_channels import TERMINAL_ERROR_CODES
 from kalshi_mm.units import ONE_DOLLAR, PriceGrid
 
@@ -39,12 +39,7 @@ __all__ = [
 Level = tuple[int, int]  # (YES price e4, size e2)
 
 
-class BookSide(enum.Enum):
-    """The YES-leg book side: BID = buy YES / sell NO; ASK = sell YES / buy NO (Kalshi ``book_side``)."""
-
-    BID = "bid"
-    ASK = "ask"
-
+# One BookSide for REST results and WebSocket messages, so `is` comparisons hold across both.
 
 # --- control messages (replies to our commands) ---------------------------------------------------------------
 
