@@ -74,3 +74,43 @@ def test_bad_arguments_exit_2() -> None:
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
+
+
+def test_public_key_registers_the_callers_own_key(tmp_path: Path, rsa_key) -> None:  # type: ignore[no-untyped-def]
+    from cryptography.hazmat.primitives import serialization
+
+    public = tmp_path / "mine.pub.pem"
+    public.write_bytes(
+        rsa_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "kalshi_mm.sim",
+            "--port",
+            "0",
+            "--public-key",
+            str(public),
+            "--credentials-out",
+            str(tmp_path / "out"),
+            "--scenario",
+            "quiet",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert proc.stdout is not None
+        base_url = proc.stdout.readline().strip().split("=", 1)[1]
+        env = dotenv_values(tmp_path / "out" / "sim.env")
+        assert "KALSHI_PRIVATE_KEY" not in env  # the exchange never held our private key
+        url = base_url + "/portfolio/balance"
+        headers = auth_headers(env["KALSHI_ACCESS_KEY"], rsa_key, LiveClock().time_ms(), "GET", url)
+        assert requests.get(url, headers=headers, timeout=10).status_code == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
