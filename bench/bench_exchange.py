@@ -73,8 +73,12 @@ def random_orders(rng: random.Random, users: list[str], tickers: list[str]) -> l
             price = centre + offset if side is Side.BID else centre - offset
         tif = TimeInForce.IMMEDIATE_OR_CANCEL if crossing else TimeInForce.GOOD_TILL_CANCELED
         ticker = tickers[0] if len(tickers) == 1 else rng.choice(tickers)
-        out.append((rng.choice(users), OrderRequest(ticker, side, price, rng.randint(1, 20) * 100, tif,
-                                                    SelfTradePrevention.MAKER)))
+        out.append(
+            (
+                rng.choice(users),
+                OrderRequest(ticker, side, price, rng.randint(1, 20) * 100, tif, SelfTradePrevention.MAKER),
+            )
+        )
     return out
 
 
@@ -99,8 +103,10 @@ def bench_matching() -> None:
         exchange.place_order(user, request)
     elapsed = live.monotonic() - t0
     trades = len(exchange.trade_log())
-    print(f"matching, 1 market, resting orders pile up: {N_ORDERS:,} orders ({trades:,} trades) in {elapsed:.2f} s"
-          f" = {N_ORDERS / elapsed:,.0f} orders/s")
+    print(
+        f"matching, 1 market, resting orders pile up: {N_ORDERS:,} orders ({trades:,} trades) in {elapsed:.2f} s"
+        f" = {N_ORDERS / elapsed:,.0f} orders/s"
+    )
 
 
 def bench_matching_realistic() -> None:
@@ -124,8 +130,10 @@ def bench_matching_realistic() -> None:
                 exchange.cancel_order(user, mine.popleft())
     elapsed = live.monotonic() - t0
     trades = len(exchange.trade_log())
-    print(f"matching, {N_MARKETS} markets, <= {MAX_RESTING} resting per user and market: {N_ORDERS:,} orders"
-          f" + {cancels:,} cancels ({trades:,} trades) in {elapsed:.2f} s = {N_ORDERS / elapsed:,.0f} orders/s")
+    print(
+        f"matching, {N_MARKETS} markets, <= {MAX_RESTING} resting per user and market: {N_ORDERS:,} orders"
+        f" + {cancels:,} cancels ({trades:,} trades) in {elapsed:.2f} s = {N_ORDERS / elapsed:,.0f} orders/s"
+    )
 
 
 def bench_simulation() -> None:
@@ -147,8 +155,10 @@ def bench_simulation() -> None:
     run(SIM_MINUTES)
     cpu = time.process_time() - t0
     trades = len(exchange.trade_log()) - trades
-    print(f"simulation ({scenario.name}, {len(exchange.markets())} markets): {cpu / SIM_MINUTES:.3f} s CPU per"
-          f" simulated minute ({trades:,} trades in {SIM_MINUTES} min after a warm-up minute)")
+    print(
+        f"simulation ({scenario.name}, {len(exchange.markets())} markets): {cpu / SIM_MINUTES:.3f} s CPU per"
+        f" simulated minute ({trades:,} trades in {SIM_MINUTES} min after a warm-up minute)"
+    )
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -179,13 +189,25 @@ def bench_rest() -> None:
         books = [call("GET", f"/markets/{TICKER}/orderbook") for _ in range(N_REQUESTS)]
         creates = []
         for i in range(N_REQUESTS):
-            body = {"ticker": TICKER, "side": "bid", "price": format_price(100 + (i % 40) * 100), "count": "1",
-                    "time_in_force": "good_till_canceled", "self_trade_prevention_type": "maker", "post_only": True}
+            body = {
+                "ticker": TICKER,
+                "side": "bid",
+                "price": format_price(100 + (i % 40) * 100),
+                "count": "1",
+                "time_in_force": "good_till_canceled",
+                "self_trade_prevention_type": "maker",
+                "post_only": True,
+            }
             creates.append(call("POST", "/portfolio/events/orders", body))
-        for label, values in (("GET /portfolio/balance", gets), ("GET orderbook", books),
-                              ("POST /portfolio/events/orders", creates)):
-            print(f"REST {label:<30} p50 {statistics.median(values) * 1e3:6.2f} ms"
-                  f"  p99 {percentile(values, 0.99) * 1e3:6.2f} ms  ({len(values)} sequential requests, keep-alive)")
+        for label, values in (
+            ("GET /portfolio/balance", gets),
+            ("GET orderbook", books),
+            ("POST /portfolio/events/orders", creates),
+        ):
+            print(
+                f"REST {label:<30} p50 {statistics.median(values) * 1e3:6.2f} ms"
+                f"  p99 {percentile(values, 0.99) * 1e3:6.2f} ms  ({len(values)} sequential requests, keep-alive)"
+            )
     finally:
         server.stop()
 

@@ -41,14 +41,18 @@ LIVE = LiveClock()
 # --- subscriber processes -------------------------------------------------------------------------------------
 
 
-async def _subscriber(url: str, headers: dict[str, str], tickers: list[str], done: MpEvent,
-                      ready: Any, probe: bool) -> dict[str, Any]:
+async def _subscriber(
+    url: str, headers: dict[str, str], tickers: list[str], done: MpEvent, ready: Any, probe: bool
+) -> dict[str, Any]:
     """Count data messages until the server answers the end marker; a probe records delta arrival times."""
     arrivals: dict[str, float] = {}
     count = 0
     async with connect(url, additional_headers=headers, max_queue=None, compression=None, open_timeout=30) as ws:
-        await ws.send(json.dumps({"id": 1, "cmd": "subscribe",
-                                  "params": {"channels": ["orderbook_delta"], "market_tickers": tickers}}))
+        await ws.send(
+            json.dumps(
+                {"id": 1, "cmd": "subscribe", "params": {"channels": ["orderbook_delta"], "market_tickers": tickers}}
+            )
+        )
         await ws.send(json.dumps({"id": 2, "cmd": "subscribe", "params": {"channels": ["trade", "ticker"]}}))
         await ws.send(json.dumps({"id": 3, "cmd": "list_subscriptions"}))
         async for raw in ws:  # wait for the subscriptions to be in place
@@ -67,8 +71,7 @@ async def _subscriber(url: str, headers: dict[str, str], tickers: list[str], don
             if probe:
                 now = LIVE.time()
                 message = json.loads(raw)
-                coid = message.get("msg", {}).get("client_order_id") if message["type"] == "orderbook_delta" \
-                    else None
+                coid = message.get("msg", {}).get("client_order_id") if message["type"] == "orderbook_delta" else None
                 if coid and coid not in arrivals:
                     arrivals[coid] = now
                 if message.get("id") == DONE_ID:
@@ -80,11 +83,13 @@ async def _subscriber(url: str, headers: dict[str, str], tickers: list[str], don
         return {"count": count, "end": LIVE.time(), "arrivals": arrivals}
 
 
-def _client_process(url: str, headers: dict[str, str], tickers: list[str], n: int, probe: bool, done: MpEvent,
-                    ready: Any, results: Any) -> None:
+def _client_process(
+    url: str, headers: dict[str, str], tickers: list[str], n: int, probe: bool, done: MpEvent, ready: Any, results: Any
+) -> None:
     async def main() -> list[dict[str, Any]]:
-        return await asyncio.gather(*(_subscriber(url, headers, tickers, done, ready, probe and i == 0)
-                                      for i in range(n)))
+        return await asyncio.gather(
+            *(_subscriber(url, headers, tickers, done, ready, probe and i == 0) for i in range(n))
+        )
 
     results.put(asyncio.run(main()))
 
@@ -117,8 +122,14 @@ def _run(n_subscribers: int, n_orders: int, n_markets: int, latency_orders: int)
     n_procs = min(n_subscribers, 4)
     shares = [n_subscribers // n_procs + (i < n_subscribers % n_procs) for i in range(n_procs)]
     headers = auth_headers(access_key, key, clock.time_ms(), "GET", WS_PATH)
-    procs = [ctx.Process(target=_client_process, args=(server.url, headers, tickers, share, i == 0, done, ready,
-                                                       results), daemon=True) for i, share in enumerate(shares)]
+    procs = [
+        ctx.Process(
+            target=_client_process,
+            args=(server.url, headers, tickers, share, i == 0, done, ready, results),
+            daemon=True,
+        )
+        for i, share in enumerate(shares)
+    ]
     try:
         for proc in procs:
             proc.start()
@@ -132,8 +143,9 @@ def _run(n_subscribers: int, n_orders: int, n_markets: int, latency_orders: int)
             coid = f"lat-{i}"
             ticker = tickers[i % len(tickers)]
             sent[coid] = LIVE.time()
-            order = exchange.place_order("mm", OrderRequest(ticker, Side.BID, 100 + 100 * rng.randrange(40), 100,
-                                                            client_order_id=coid)).order
+            order = exchange.place_order(
+                "mm", OrderRequest(ticker, Side.BID, 100 + 100 * rng.randrange(40), 100, client_order_id=coid)
+            ).order
             exchange.cancel_order("mm", order.order_id)
             LIVE.wait(0.002)
 
@@ -163,13 +175,17 @@ def _run(n_subscribers: int, n_orders: int, n_markets: int, latency_orders: int)
     elapsed = max(o["end"] for o in outcomes) - start
     probe = next(o for o in outcomes if o["arrivals"])
     lat = sorted((probe["arrivals"][c] - t) * 1e3 for c, t in sent.items() if c in probe["arrivals"])
-    print(f"{n_subscribers:>3} subscribers, {n_markets} markets: {n_orders:,} orders + cancels in {produced:.2f} s"
-          f" ({n_orders / produced:,.0f} orders/s with publishing on); {total:,} messages delivered in"
-          f" {elapsed:.2f} s = {total / elapsed:,.0f} msgs/s")
+    print(
+        f"{n_subscribers:>3} subscribers, {n_markets} markets: {n_orders:,} orders + cancels in {produced:.2f} s"
+        f" ({n_orders / produced:,.0f} orders/s with publishing on); {total:,} messages delivered in"
+        f" {elapsed:.2f} s = {total / elapsed:,.0f} msgs/s"
+    )
     if lat:
         p99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))]
-        print(f"    order -> own delta at a subscriber: p50 {statistics.median(lat):.2f} ms, p99 {p99:.2f} ms"
-              f" ({len(lat)} paced orders)")
+        print(
+            f"    order -> own delta at a subscriber: p50 {statistics.median(lat):.2f} ms, p99 {p99:.2f} ms"
+            f" ({len(lat)} paced orders)"
+        )
 
 
 def main() -> None:

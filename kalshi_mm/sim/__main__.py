@@ -41,9 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--user", default="trader", help="user id of the account to create")
     p.add_argument("--credentials-out", type=Path, help="directory for sim.env (and the generated private key)")
     p.add_argument("--public-key", type=Path, help="register this RSA public key (PEM) instead of generating one")
-    p.add_argument("--faults", default="{}",
-                   help='faults to inject from the start, as JSON, e.g. \'{"rest_5xx_rate": 0.05}\' '
-                        "(change them later with POST /admin/faults)")
+    p.add_argument(
+        "--faults",
+        default="{}",
+        help="faults to inject from the start, as JSON, e.g. '{\"rest_5xx_rate\": 0.05}' "
+        "(change them later with POST /admin/faults)",
+    )
     return p
 
 

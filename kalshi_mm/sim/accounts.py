@@ -103,8 +103,9 @@ class RestingOrders:
             self._account(order, -1)
         return order
 
-    def required_e6(self, position_e2: int, without: Iterable[ReservedOrder] = (),
-                    extra: ReservedOrder | None = None) -> int:
+    def required_e6(
+        self, position_e2: int, without: Iterable[ReservedOrder] = (), extra: ReservedOrder | None = None
+    ) -> int:
         """Collateral (e6) the tracked orders need given ``position_e2`` (module docstring), as if the orders
         in ``without`` (tracked ones) were gone and ``extra`` rested too; a what-if that changes nothing."""
         covering = Side.ASK if position_e2 > 0 else Side.BID
@@ -114,8 +115,10 @@ class RestingOrders:
         if extra is not None:
             changes.append((extra, 1))
         for order, sign in changes:
-            total += sign * (notional_e6(unit_collateral_e4(order.side, order.price_e4), order.remaining_e2)
-                             + order.fee_reserve_e4 * E6_PER_E4)
+            total += sign * (
+                notional_e6(unit_collateral_e4(order.side, order.price_e4), order.remaining_e2)
+                + order.fee_reserve_e4 * E6_PER_E4
+            )
             if order.side is covering:
                 adjust[order.price_e4] = adjust.get(order.price_e4, 0) + sign * order.remaining_e2
         cover = abs(position_e2)
@@ -209,9 +212,18 @@ class PositionState:
         return cash
 
     def copy(self) -> PositionState:
-        return PositionState(self.user_id, self.ticker, self.event_ticker, self.position_e2, self.cost_e6,
-                             self.realized_pnl_e6, self.total_traded_e6, self.fees_paid_e4, self.volume_e2,
-                             self.last_updated_ts_ms)
+        return PositionState(
+            self.user_id,
+            self.ticker,
+            self.event_ticker,
+            self.position_e2,
+            self.cost_e6,
+            self.realized_pnl_e6,
+            self.total_traded_e6,
+            self.fees_paid_e4,
+            self.volume_e2,
+            self.last_updated_ts_ms,
+        )
 
     def snapshot(self, resting_orders_count: int) -> Position:
         return Position(

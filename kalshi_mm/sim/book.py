@@ -146,8 +146,9 @@ class OrderBook:
         best = self.best(taker_side.opposite)
         return best is not None and _crosses(taker_side, limit_e4, best)
 
-    def plan_match(self, user_id: str, taker_side: Side, limit_e4: int, count_e2: int,
-                   stp: SelfTradePrevention) -> MatchPlan:
+    def plan_match(
+        self, user_id: str, taker_side: Side, limit_e4: int, count_e2: int, stp: SelfTradePrevention
+    ) -> MatchPlan:
         """Plan matching ``count_e2`` of an incoming order of ``user_id`` without changing the book."""
         plan = MatchPlan()
         left = count_e2

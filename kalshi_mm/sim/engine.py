@@ -198,12 +198,13 @@ class Engine:
 
     def rest(self, order: Order) -> None:
         """Put a resting order's remainder into the book (back of its level) and the account/group indexes."""
-        self.books[order.ticker].add(order.order_id, order.user_id, order.side, order.price_e4,
-                                     order.remaining_count_e2)
-        fee = self.fee_reserve_e4(order.ticker, order.price_e4, order.remaining_count_e2,
-                                  self.fee_acc[order.order_id])
+        self.books[order.ticker].add(
+            order.order_id, order.user_id, order.side, order.price_e4, order.remaining_count_e2
+        )
+        fee = self.fee_reserve_e4(order.ticker, order.price_e4, order.remaining_count_e2, self.fee_acc[order.order_id])
         self.accounts[order.user_id].add_resting(
-            order.ticker, order.order_id, ReservedOrder(order.side, order.price_e4, order.remaining_count_e2, fee))
+            order.ticker, order.order_id, ReservedOrder(order.side, order.price_e4, order.remaining_count_e2, fee)
+        )
         group = self.groups.get(order.order_group_id) if order.order_group_id is not None else None
         if group is not None:
             group.orders[order.order_id] = None
@@ -237,8 +238,7 @@ class Engine:
         orders (self-trade prevention) mid-sweep, where only the end state is funded (see matching._check_funds).
         """
         reduced = self.unrest(order)
-        cancelled = self.set_order(order, remaining_count_e2=0, status=OrderStatus.CANCELED,
-                                   last_update_reason=reason)
+        cancelled = self.set_order(order, remaining_count_e2=0, status=OrderStatus.CANCELED, last_update_reason=reason)
         if refresh:
             self.refresh_reservation(order.user_id, order.ticker)
         return cancelled, reduced
@@ -261,8 +261,11 @@ class Engine:
             self.groups[order.order_group_id].orders.pop(order.order_id, None)
 
     def _book_delta(self, order: Order, delta_e2: int) -> None:
-        self.emit(BookDelta(order.ticker, order.side, order.price_e4, delta_e2, self.now_ms(), order.user_id,
-                            order.client_order_id))
+        self.emit(
+            BookDelta(
+                order.ticker, order.side, order.price_e4, delta_e2, self.now_ms(), order.user_id, order.client_order_id
+            )
+        )
 
     # --- fills -------------------------------------------------------------------------------------------
 
@@ -292,14 +295,17 @@ class Engine:
         oi_after = sum(max(0, self.accounts[o.user_id].position_e2(ticker)) for o in (maker, taker))
 
         market = self.markets[ticker]
-        self.set_market(ticker, volume_e2=market.volume_e2 + count_e2, last_price_e4=price,
-                        open_interest_e2=market.open_interest_e2 + oi_after - oi_before)
+        self.set_market(
+            ticker,
+            volume_e2=market.volume_e2 + count_e2,
+            last_price_e4=price,
+            open_interest_e2=market.open_interest_e2 + oi_after - oi_before,
+        )
         self.refresh_reservation(maker.user_id, ticker)
         self.emit(OrderUpdate(maker.user_id, self.orders[maker.order_id]))
         for order in (maker, taker):
             state = self.accounts[order.user_id].positions[ticker]
-            self.emit(PositionUpdate(order.user_id, ticker, state.snapshot(self.resting_count(order.user_id,
-                                                                                            ticker))))
+            self.emit(PositionUpdate(order.user_id, ticker, state.snapshot(self.resting_count(order.user_id, ticker))))
             if order.order_group_id is not None and order.order_group_id in self.groups:
                 self.groups[order.order_group_id].record_match(self.now_s(), count_e2)
         return self.orders[taker.order_id], taker_fill
@@ -334,16 +340,27 @@ class Engine:
         if remaining == 0:
             changes["status"] = OrderStatus.EXECUTED
         if is_taker:
-            changes.update(taker_fill_cost_e6=order.taker_fill_cost_e6 + cost,
-                           taker_fees_e4=order.taker_fees_e4 + fee)
+            changes.update(taker_fill_cost_e6=order.taker_fill_cost_e6 + cost, taker_fees_e4=order.taker_fees_e4 + fee)
         else:
-            changes.update(maker_fill_cost_e6=order.maker_fill_cost_e6 + cost,
-                           maker_fees_e4=order.maker_fees_e4 + fee)
+            changes.update(maker_fill_cost_e6=order.maker_fill_cost_e6 + cost, maker_fees_e4=order.maker_fees_e4 + fee)
         self.set_order(order, emit=False, **changes)
 
         self._fill_seq += 1
-        fill = Fill(trade.trade_id, order.order_id, order.user_id, order.ticker, order.side, count, price,
-                    is_taker, fee, trade.ts_ms, self._fill_seq, state.position_e2, order.client_order_id)
+        fill = Fill(
+            trade.trade_id,
+            order.order_id,
+            order.user_id,
+            order.ticker,
+            order.side,
+            count,
+            price,
+            is_taker,
+            fee,
+            trade.ts_ms,
+            self._fill_seq,
+            state.position_e2,
+            order.client_order_id,
+        )
         self.fills.setdefault(order.user_id, []).append(fill)
         self.emit(FillEvent(order.user_id, fill))
         return fill

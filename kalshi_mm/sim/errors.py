@@ -44,7 +44,8 @@ class ExchangeError(Exception):
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ExchangeError) and (
             (self.http_status, self.code, self.message, self.details)
-            == (other.http_status, other.code, other.message, other.details))
+            == (other.http_status, other.code, other.message, other.details)
+        )
 
     def __hash__(self) -> int:
         return hash((self.http_status, self.code, self.message, self.details))
@@ -103,8 +104,7 @@ def not_found(details: str = "") -> ExchangeError:
 
 def order_id_and_client_order_id_mismatch(details: str = "") -> ExchangeError:
     """400 ``order_id_and_client_order_id_mismatch``: an amend's client_order_id is not the order's."""
-    return ExchangeError(400, "order_id_and_client_order_id_mismatch", "order id and client order id mismatch",
-                         details)
+    return ExchangeError(400, "order_id_and_client_order_id_mismatch", "order id and client order id mismatch", details)
 
 
 def order_side_mismatch(details: str = "") -> ExchangeError:

@@ -140,6 +140,14 @@ class MarketLifecycle:
     is_deactivated: bool | None = None
 
 
-ExchangeEvent = (BookDelta | TradeEvent | FillEvent | OrderUpdate | PositionUpdate | SettlementEvent
-                 | OrderGroupUpdate | MarketLifecycle)
+ExchangeEvent = (
+    BookDelta
+    | TradeEvent
+    | FillEvent
+    | OrderUpdate
+    | PositionUpdate
+    | SettlementEvent
+    | OrderGroupUpdate
+    | MarketLifecycle
+)
 Listener = Callable[[ExchangeEvent], None]

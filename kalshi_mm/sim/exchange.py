@@ -66,8 +66,14 @@ __all__ = ["Exchange", "ExchangeStatus", "Ledger"]
 log = logging.getLogger(__name__)
 
 
-def _newest_first(items: Sequence[Trade] | Sequence[Fill], ticker: str | None, min_ts: int | None,
-                  max_ts: int | None, before_seq: int | None, order_id: str | None = None) -> list:
+def _newest_first(
+    items: Sequence[Trade] | Sequence[Fill],
+    ticker: str | None,
+    min_ts: int | None,
+    max_ts: int | None,
+    before_seq: int | None,
+    order_id: str | None = None,
+) -> list:
     out = []
     for item in reversed(items):
         if before_seq is not None and item.seq >= before_seq:
@@ -270,7 +276,9 @@ class Exchange:
                 reserved_e6=sum(a.total_reserved_e6 for a in eng.accounts.values()),
                 escrow_e6=yes * (ONE_DOLLAR_E6 // 100),
                 fees_e6=eng.fees_collected_e4 * E6_PER_E4,
-                open_yes_e2=yes, open_no_e2=no)
+                open_yes_e2=yes,
+                open_no_e2=no,
+            )
 
     # --- order entry -------------------------------------------------------------------------------------
 
@@ -289,9 +297,19 @@ class Exchange:
         with self._op(advance=True) as eng:
             return matching.place(eng, user_id, request)
 
-    def amend_order(self, user_id: str, order_id: str, *, ticker: str, side: Side, price_e4: int, count_e2: int,
-                    client_order_id: str | None = None, updated_client_order_id: str | None = None,
-                    expiration_ts: int | None = None) -> OrderResult:
+    def amend_order(
+        self,
+        user_id: str,
+        order_id: str,
+        *,
+        ticker: str,
+        side: Side,
+        price_e4: int,
+        count_e2: int,
+        client_order_id: str | None = None,
+        updated_client_order_id: str | None = None,
+        expiration_ts: int | None = None,
+    ) -> OrderResult:
         """Amend a resting order (``…/orders/{id}/amend``).
 
         ``count_e2`` is the new *total* fillable size including what is already filled. ``expiration_ts``:
@@ -301,17 +319,28 @@ class Exchange:
         order (400 ``order_*_mismatch``).
         """
         with self._op(advance=True) as eng:
-            return matching.amend(eng, user_id, order_id, ticker=ticker, side=side, price_e4=price_e4,
-                                  count_e2=count_e2, client_order_id=client_order_id,
-                                  updated_client_order_id=updated_client_order_id, expiration_ts=expiration_ts)
+            return matching.amend(
+                eng,
+                user_id,
+                order_id,
+                ticker=ticker,
+                side=side,
+                price_e4=price_e4,
+                count_e2=count_e2,
+                client_order_id=client_order_id,
+                updated_client_order_id=updated_client_order_id,
+                expiration_ts=expiration_ts,
+            )
 
-    def decrease_order(self, user_id: str, order_id: str, *, reduce_by_e2: int | None = None,
-                       reduce_to_e2: int | None = None) -> CancelResult:
+    def decrease_order(
+        self, user_id: str, order_id: str, *, reduce_by_e2: int | None = None, reduce_to_e2: int | None = None
+    ) -> CancelResult:
         """Shrink a resting order keeping its queue place; exactly one of ``reduce_by_e2`` / ``reduce_to_e2``
         (the new remaining size). Reaching 0 cancels it. Allowed during a trading pause."""
         with self._op(advance=True) as eng:
-            order, reduced = matching.decrease(eng, user_id, order_id, reduce_by_e2=reduce_by_e2,
-                                               reduce_to_e2=reduce_to_e2)
+            order, reduced = matching.decrease(
+                eng, user_id, order_id, reduce_by_e2=reduce_by_e2, reduce_to_e2=reduce_to_e2
+            )
             return CancelResult(order, reduced)
 
     def cancel_order(self, user_id: str, order_id: str, *, ticker: str | None = None) -> CancelResult:
@@ -372,8 +401,9 @@ class Exchange:
             eng = self._engine
             eng.account(user_id)
             orders = (eng.orders[i] for i in reversed(eng.orders_by_user.get(user_id, [])))
-            return [o for o in orders
-                    if (ticker is None or o.ticker == ticker) and (status is None or o.status is status)]
+            return [
+                o for o in orders if (ticker is None or o.ticker == ticker) and (status is None or o.status is status)
+            ]
 
     def queue_position(self, user_id: str, order_id: str) -> int:
         """Contracts (e2) resting ahead of a resting order at its price; 0 = first in queue."""
@@ -383,21 +413,29 @@ class Exchange:
                 raise errors.not_found(f"order {order_id} is not resting")
             return self._engine.books[order.ticker].queue_position(order_id)
 
-    def fills(self, user_id: str, *, ticker: str | None = None, order_id: str | None = None,
-              min_ts: int | None = None, max_ts: int | None = None, before_seq: int | None = None) -> list[Fill]:
+    def fills(
+        self,
+        user_id: str,
+        *,
+        ticker: str | None = None,
+        order_id: str | None = None,
+        min_ts: int | None = None,
+        max_ts: int | None = None,
+        before_seq: int | None = None,
+    ) -> list[Fill]:
         """The user's fills, newest first. ``min_ts``/``max_ts`` are inclusive Unix seconds; ``before_seq``
         keeps fills with ``seq`` below it (cursor = the last ``seq`` of the previous page)."""
         with self.lock:
             self._engine.account(user_id)
-            return _newest_first(self._engine.fills.get(user_id, []), ticker, min_ts, max_ts, before_seq,
-                                 order_id)
+            return _newest_first(self._engine.fills.get(user_id, []), ticker, min_ts, max_ts, before_seq, order_id)
 
     def positions(self, user_id: str) -> list[Position]:
         """The user's unsettled positions (markets traded and not yet settled), by ticker."""
         with self.lock:
             account = self._engine.account(user_id)
-            return [account.positions[t].snapshot(self._engine.resting_count(user_id, t))
-                    for t in sorted(account.positions)]
+            return [
+                account.positions[t].snapshot(self._engine.resting_count(user_id, t)) for t in sorted(account.positions)
+            ]
 
     def settlements(self, user_id: str) -> list[Settlement]:
         """The user's settlements, newest first."""
@@ -405,8 +443,13 @@ class Exchange:
             self._engine.account(user_id)
             return list(reversed(self._engine.settlements.get(user_id, [])))
 
-    def trades(self, ticker: str | None = None, min_ts: int | None = None, max_ts: int | None = None,
-               before_seq: int | None = None) -> list[Trade]:
+    def trades(
+        self,
+        ticker: str | None = None,
+        min_ts: int | None = None,
+        max_ts: int | None = None,
+        before_seq: int | None = None,
+    ) -> list[Trade]:
         """Public trades, newest first (``min_ts``/``max_ts`` inclusive Unix seconds; ``before_seq`` cursor)."""
         with self.lock:
             return _newest_first(self._engine.trades, ticker, min_ts, max_ts, before_seq)
@@ -432,8 +475,9 @@ class Exchange:
         with self.lock:
             self._engine.market(ticker)
             book = self._engine.books[ticker]
-            return TopOfBook(ticker, book.best(Side.BID), book.best_size(Side.BID), book.best(Side.ASK),
-                             book.best_size(Side.ASK))
+            return TopOfBook(
+                ticker, book.best(Side.BID), book.best_size(Side.BID), book.best(Side.ASK), book.best_size(Side.ASK)
+            )
 
     # --- order groups ------------------------------------------------------------------------------------
 
@@ -445,8 +489,9 @@ class Exchange:
                 raise errors.invalid_parameters("contracts_limit must be positive")
             group = GroupState(eng.new_id(), user_id, contracts_limit_e2, eng.now_ms())
             eng.groups[group.group_id] = group
-            eng.emit(OrderGroupUpdate(user_id, group.group_id, OrderGroupEventKind.CREATED, eng.now_ms(),
-                                      contracts_limit_e2))
+            eng.emit(
+                OrderGroupUpdate(user_id, group.group_id, OrderGroupEventKind.CREATED, eng.now_ms(), contracts_limit_e2)
+            )
             return group.snapshot(eng.now_s())
 
     def get_order_group(self, user_id: str, group_id: str) -> OrderGroup:
@@ -484,8 +529,9 @@ class Exchange:
             if contracts_limit_e2 <= 0:
                 raise errors.invalid_parameters("contracts_limit must be positive")
             group.contracts_limit_e2 = contracts_limit_e2
-            eng.emit(OrderGroupUpdate(user_id, group_id, OrderGroupEventKind.LIMIT_UPDATED, eng.now_ms(),
-                                      contracts_limit_e2))
+            eng.emit(
+                OrderGroupUpdate(user_id, group_id, OrderGroupEventKind.LIMIT_UPDATED, eng.now_ms(), contracts_limit_e2)
+            )
             eng.check_groups({group_id})
 
     # --- lifecycle and operator controls -------------------------------------------------------------------
@@ -532,4 +578,3 @@ class Exchange:
         with self.lock:
             eng = self._engine
             return ExchangeStatus(not eng.exchange_paused, not (eng.exchange_paused or eng.trading_paused))
-

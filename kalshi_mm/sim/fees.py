@@ -140,8 +140,15 @@ def exact_fee_e4(fee_type: FeeType, coeff: Fraction, price_e4: int, count_e2: in
     return coeff * Fraction(count_e2 * price_e4 * (ONE_DOLLAR - price_e4), _QUAD_DENOM)
 
 
-def fee_e4(fee_type: FeeType, price_e4: int, count_e2: int, *, is_taker: bool, multiplier: Fraction | int = 1,
-           flat_fee_e4: int = 0) -> int:
+def fee_e4(
+    fee_type: FeeType,
+    price_e4: int,
+    count_e2: int,
+    *,
+    is_taker: bool,
+    multiplier: Fraction | int = 1,
+    flat_fee_e4: int = 0,
+) -> int:
     """Fee of one fill in 1/10,000 dollar, rounded up: the formula of the module docstring."""
     schedule = FeeSchedule.of(fee_type, multiplier, flat_fee_e4=flat_fee_e4)
     return schedule.fee_e4(price_e4, count_e2, is_taker=is_taker)

@@ -114,8 +114,16 @@ class Route:
 class RestApp:
     """Dispatches requests to routes; owns authentication and rate limiting. Thread-safe."""
 
-    def __init__(self, clock: Clock, keys: KeyRegistry, *, tier: str = "basic", auth_clock: Clock | None = None,
-                 faults: FaultInjector | None = None, traffic: TrafficStats | None = None):
+    def __init__(
+        self,
+        clock: Clock,
+        keys: KeyRegistry,
+        *,
+        tier: str = "basic",
+        auth_clock: Clock | None = None,
+        faults: FaultInjector | None = None,
+        traffic: TrafficStats | None = None,
+    ):
         self.clock = clock
         self.auth_clock = auth_clock or clock
         self.keys = keys

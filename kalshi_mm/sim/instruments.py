@@ -110,8 +110,9 @@ class Event:
 
     def __post_init__(self) -> None:
         if self.fee_multiplier_override is not None:
-            object.__setattr__(self, "fee_multiplier_override",
-                               to_fraction(self.fee_multiplier_override, "fee_multiplier_override"))
+            object.__setattr__(
+                self, "fee_multiplier_override", to_fraction(self.fee_multiplier_override, "fee_multiplier_override")
+            )
 
 
 @dataclass(frozen=True, slots=True)

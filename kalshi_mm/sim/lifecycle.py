@@ -46,8 +46,11 @@ def advance(engine: Engine) -> None:
             close_market(engine, ticker)
     for ticker in _due(engine.settles, now):
         market = engine.markets[ticker]
-        if (market.status is MarketStatus.DETERMINED and market.determination_ts is not None
-                and market.determination_ts + market.settlement_timer_seconds <= now):
+        if (
+            market.status is MarketStatus.DETERMINED
+            and market.determination_ts is not None
+            and market.determination_ts + market.settlement_timer_seconds <= now
+        ):
             settle(engine, ticker)
 
 
@@ -67,8 +70,9 @@ def _lifecycle(engine: Engine, market: Market, kind: LifecycleKind, is_deactivat
     engine.emit(MarketLifecycle(market.ticker, kind, engine.now_ms(), market, is_deactivated))
 
 
-def _cancel_where(engine: Engine, reason: UpdateReason, ticker: str | None = None, *,
-                  only_on_pause: bool = False) -> None:
+def _cancel_where(
+    engine: Engine, reason: UpdateReason, ticker: str | None = None, *, only_on_pause: bool = False
+) -> None:
     tickers = [ticker] if ticker is not None else list(engine.books)
     for t in tickers:
         for entry in list(engine.books[t].entries()):
@@ -106,8 +110,13 @@ def determine(engine: Engine, ticker: str, result: MarketResult, settlement_valu
         value = ONE_DOLLAR if result is MarketResult.YES else 0
         if settlement_value_e4 is not None and settlement_value_e4 != value:
             raise errors.invalid_parameters(f"result {result.value} pays {value} e4 per YES contract")
-    market = engine.set_market(ticker, status=MarketStatus.DETERMINED, result=result, settlement_value_e4=value,
-                               determination_ts=engine.now_s())
+    market = engine.set_market(
+        ticker,
+        status=MarketStatus.DETERMINED,
+        result=result,
+        settlement_value_e4=value,
+        determination_ts=engine.now_s(),
+    )
     _lifecycle(engine, market, LifecycleKind.DETERMINED)
     return market
 
@@ -115,8 +124,7 @@ def determine(engine: Engine, ticker: str, result: MarketResult, settlement_valu
 def settle(engine: Engine, ticker: str) -> Market:
     """Pay every position in a determined market, record settlements, and finalize the market."""
     market = engine.market(ticker)
-    if market.status is not MarketStatus.DETERMINED or market.settlement_value_e4 is None \
-            or market.result is None:
+    if market.status is not MarketStatus.DETERMINED or market.settlement_value_e4 is None or market.result is None:
         raise errors.invalid_parameters(f"market {ticker} is {market.status.value}, not determined")
     value = market.settlement_value_e4
     now_ms = engine.now_ms()
@@ -130,15 +138,23 @@ def settle(engine: Engine, ticker: str) -> Market:
         # Orders were cancelled at close, so no collateral can remain reserved in this market.
         account.cash_e6 += account.reserved_e6.pop(ticker, 0)
         settlement = Settlement(
-            user_id=account.user_id, ticker=ticker, event_ticker=market.event_ticker, market_result=market.result,
-            yes_count_e2=long_e2, yes_total_cost_e6=state.cost_e6 if long_e2 else 0,
-            no_count_e2=short_e2, no_total_cost_e6=state.cost_e6 if short_e2 else 0,
-            revenue_e6=revenue, value_e4=value, fee_cost_e4=state.fees_paid_e4, settled_ts_ms=now_ms)
+            user_id=account.user_id,
+            ticker=ticker,
+            event_ticker=market.event_ticker,
+            market_result=market.result,
+            yes_count_e2=long_e2,
+            yes_total_cost_e6=state.cost_e6 if long_e2 else 0,
+            no_count_e2=short_e2,
+            no_total_cost_e6=state.cost_e6 if short_e2 else 0,
+            revenue_e6=revenue,
+            value_e4=value,
+            fee_cost_e4=state.fees_paid_e4,
+            settled_ts_ms=now_ms,
+        )
         engine.settlements.setdefault(account.user_id, []).append(settlement)
         engine.emit(SettlementEvent(account.user_id, settlement))
         engine.emit(PositionUpdate(account.user_id, ticker, None))
-    market = engine.set_market(ticker, status=MarketStatus.FINALIZED, open_interest_e2=0,
-                               settlement_ts=engine.now_s())
+    market = engine.set_market(ticker, status=MarketStatus.FINALIZED, open_interest_e2=0, settlement_ts=engine.now_s())
     _lifecycle(engine, market, LifecycleKind.SETTLED)
     return market
 

@@ -71,8 +71,17 @@ def _validate(engine: Engine, user_id: str, market: Market, req: OrderRequest) -
         raise errors.order_group_triggered(f"order group {req.order_group_id}")
 
 
-def _check_funds(engine: Engine, account: Account, ticker: str, side: Side, price_e4: int, plan: MatchPlan,
-                 rest_e2: int, acc: int, exclude: frozenset[str]) -> None:
+def _check_funds(
+    engine: Engine,
+    account: Account,
+    ticker: str,
+    side: Side,
+    price_e4: int,
+    plan: MatchPlan,
+    rest_e2: int,
+    acc: int,
+    exclude: frozenset[str],
+) -> None:
     """Raise available_balance_too_low unless the account can afford executing ``plan`` and then resting
     ``rest_e2`` at ``price_e4`` (with the orders in ``exclude`` gone). ``acc``: the order's fee accumulator
     (units of its schedule's denominator). Reads only: a rejection leaves no trace."""
@@ -98,8 +107,9 @@ def _check_funds(engine: Engine, account: Account, ticker: str, side: Side, pric
         raise errors.available_balance_too_low(f"short by {short // E6_PER_E4 + (short % E6_PER_E4 > 0)} e4")
 
 
-def _execute(engine: Engine, order: Order, plan: MatchPlan, *, rests: bool, end_reason: UpdateReason,
-             capped: bool = False) -> tuple[Order, list[Fill]]:
+def _execute(
+    engine: Engine, order: Order, plan: MatchPlan, *, rests: bool, end_reason: UpdateReason, capped: bool = False
+) -> tuple[Order, list[Fill]]:
     """Run a checked plan for ``order`` (not in the book), then rest or cancel what is left of it.
 
     ``capped``: reduce_only cut the order below its requested size, so even a complete fill of the rest leaves
@@ -123,11 +133,13 @@ def _execute(engine: Engine, order: Order, plan: MatchPlan, *, rests: bool, end_
             engine.rest(order)
         else:
             reason = UpdateReason.SELF_TRADE_CANCEL if plan.stopped_by_self else end_reason
-            order = engine.set_order(order, emit=False, remaining_count_e2=0, status=OrderStatus.CANCELED,
-                                     last_update_reason=reason)
+            order = engine.set_order(
+                order, emit=False, remaining_count_e2=0, status=OrderStatus.CANCELED, last_update_reason=reason
+            )
     elif capped:
-        order = engine.set_order(order, emit=False, status=OrderStatus.CANCELED,
-                                 last_update_reason=UpdateReason.REDUCE_ONLY_CANCEL)
+        order = engine.set_order(
+            order, emit=False, status=OrderStatus.CANCELED, last_update_reason=UpdateReason.REDUCE_ONLY_CANCEL
+        )
     engine.refresh_reservation(order.user_id, order.ticker)
     order = engine.orders[order.order_id]
     engine.emit_order(order)
@@ -153,12 +165,26 @@ def place(engine: Engine, user_id: str, req: OrderRequest) -> OrderResult:
         raise errors.post_only_cross()
 
     order = Order(
-        order_id=engine.new_id(), user_id=user_id, ticker=req.ticker, side=req.side, price_e4=req.price_e4,
-        initial_count_e2=req.count_e2, fill_count_e2=0, remaining_count_e2=count, status=OrderStatus.RESTING,
-        time_in_force=req.time_in_force, self_trade_prevention_type=req.self_trade_prevention_type,
-        created_ts_ms=now_ms, last_update_ts_ms=now_ms, client_order_id=req.client_order_id or "",
-        expiration_ts=req.expiration_ts, post_only=req.post_only, reduce_only=req.reduce_only,
-        order_group_id=req.order_group_id, cancel_order_on_pause=req.cancel_order_on_pause)
+        order_id=engine.new_id(),
+        user_id=user_id,
+        ticker=req.ticker,
+        side=req.side,
+        price_e4=req.price_e4,
+        initial_count_e2=req.count_e2,
+        fill_count_e2=0,
+        remaining_count_e2=count,
+        status=OrderStatus.RESTING,
+        time_in_force=req.time_in_force,
+        self_trade_prevention_type=req.self_trade_prevention_type,
+        created_ts_ms=now_ms,
+        last_update_ts_ms=now_ms,
+        client_order_id=req.client_order_id or "",
+        expiration_ts=req.expiration_ts,
+        post_only=req.post_only,
+        reduce_only=req.reduce_only,
+        order_group_id=req.order_group_id,
+        cancel_order_on_pause=req.cancel_order_on_pause,
+    )
     end_reason = UpdateReason.REDUCE_ONLY_CANCEL if capped else UpdateReason.IMMEDIATE_CANCEL
     fok_short = req.time_in_force is _FOK and book.crossing_size(req.side, req.price_e4) < count
     if count == 0 or fok_short:
@@ -177,15 +203,26 @@ def place(engine: Engine, user_id: str, req: OrderRequest) -> OrderResult:
 
 def _dead_on_arrival(engine: Engine, order: Order, reason: UpdateReason) -> Order:
     engine.register_order(order)
-    order = engine.set_order(order, emit=False, remaining_count_e2=0, status=OrderStatus.CANCELED,
-                             last_update_reason=reason)
+    order = engine.set_order(
+        order, emit=False, remaining_count_e2=0, status=OrderStatus.CANCELED, last_update_reason=reason
+    )
     engine.emit_order(order)
     return order
 
 
-def amend(engine: Engine, user_id: str, order_id: str, *, ticker: str, side: Side, price_e4: int, count_e2: int,
-          client_order_id: str | None = None, updated_client_order_id: str | None = None,
-          expiration_ts: int | None = None) -> OrderResult:
+def amend(
+    engine: Engine,
+    user_id: str,
+    order_id: str,
+    *,
+    ticker: str,
+    side: Side,
+    price_e4: int,
+    count_e2: int,
+    client_order_id: str | None = None,
+    updated_client_order_id: str | None = None,
+    expiration_ts: int | None = None,
+) -> OrderResult:
     """Amend price / total size / expiry of a resting order (see Exchange.amend_order)."""
     account = engine.account(user_id)
     order = engine.user_order(user_id, order_id)
@@ -202,7 +239,8 @@ def amend(engine: Engine, user_id: str, order_id: str, *, ticker: str, side: Sid
         raise errors.invalid_price(f"price {price_e4} e4 is not on the {market.price_level_structure} grid")
     if count_e2 <= order.fill_count_e2:
         raise errors.invalid_order_size(
-            f"count {count_e2} e2 must exceed the filled {order.fill_count_e2} e2 (decrease or cancel instead)")
+            f"count {count_e2} e2 must exceed the filled {order.fill_count_e2} e2 (decrease or cancel instead)"
+        )
     new_expiry = order.expiration_ts
     if expiration_ts is not None:
         new_expiry = None if expiration_ts == 0 else expiration_ts
@@ -215,8 +253,12 @@ def amend(engine: Engine, user_id: str, order_id: str, *, ticker: str, side: Sid
     remaining = count_e2 - order.fill_count_e2
     keeps_priority = price_e4 == order.price_e4 and remaining <= order.remaining_count_e2
     book = engine.books[ticker]
-    changes = {"initial_count_e2": count_e2, "expiration_ts": new_expiry, "client_order_id": new_client_id,
-               "last_update_reason": UpdateReason.AMEND}
+    changes = {
+        "initial_count_e2": count_e2,
+        "expiration_ts": new_expiry,
+        "client_order_id": new_client_id,
+        "last_update_reason": UpdateReason.AMEND,
+    }
     if keeps_priority:
         # Size-down / expiry-only: shrinking never needs more collateral, so no funds check.
         if remaining < order.remaining_count_e2:
@@ -233,8 +275,9 @@ def amend(engine: Engine, user_id: str, order_id: str, *, ticker: str, side: Sid
         raise errors.post_only_cross()
     plan = book.plan_match(user_id, side, price_e4, remaining, order.self_trade_prevention_type)
     rest_e2 = 0 if plan.stopped_by_self else remaining - plan.filled_e2
-    _check_funds(engine, account, ticker, side, price_e4, plan, rest_e2, engine.fee_acc[order_id],
-                 frozenset({order_id}))
+    _check_funds(
+        engine, account, ticker, side, price_e4, plan, rest_e2, engine.fee_acc[order_id], frozenset({order_id})
+    )
     engine.unrest(order)
     order = _retag(engine, order, new_client_id, price_e4=price_e4, remaining_count_e2=remaining, **changes)
     order, fills = _execute(engine, order, plan, rests=True, end_reason=UpdateReason.IMMEDIATE_CANCEL)
@@ -249,8 +292,9 @@ def _retag(engine: Engine, order: Order, new_client_id: str, **changes: object) 
     return engine.set_order(order, emit=False, **changes)
 
 
-def decrease(engine: Engine, user_id: str, order_id: str, *, reduce_by_e2: int | None = None,
-             reduce_to_e2: int | None = None) -> tuple[Order, int]:
+def decrease(
+    engine: Engine, user_id: str, order_id: str, *, reduce_by_e2: int | None = None, reduce_to_e2: int | None = None
+) -> tuple[Order, int]:
     """Shrink a resting order keeping its queue place; to zero cancels. Returns (order, reduced_by_e2)."""
     if engine.exchange_paused:
         raise errors.exchange_paused()
@@ -267,7 +311,8 @@ def decrease(engine: Engine, user_id: str, order_id: str, *, reduce_by_e2: int |
         assert reduce_to_e2 is not None
         if not 0 <= reduce_to_e2 <= order.remaining_count_e2:
             raise errors.invalid_order_size(
-                f"reduce_to {reduce_to_e2} e2 must be within [0, {order.remaining_count_e2}] e2")
+                f"reduce_to {reduce_to_e2} e2 must be within [0, {order.remaining_count_e2}] e2"
+            )
         target = reduce_to_e2
     if target == 0:
         cancelled, reduced = engine.cancel(order, UpdateReason.USER_CANCEL)
@@ -275,9 +320,12 @@ def decrease(engine: Engine, user_id: str, order_id: str, *, reduce_by_e2: int |
     reduced = order.remaining_count_e2 - target
     if reduced:
         engine.shrink(order, target)
-        order = engine.set_order(order, remaining_count_e2=target,
-                                 initial_count_e2=order.initial_count_e2 - reduced,
-                                 last_update_reason=UpdateReason.DECREASE)
+        order = engine.set_order(
+            order,
+            remaining_count_e2=target,
+            initial_count_e2=order.initial_count_e2 - reduced,
+            last_update_reason=UpdateReason.DECREASE,
+        )
         engine.refresh_reservation(user_id, order.ticker)
     return engine.orders[order_id], reduced
 
@@ -290,4 +338,3 @@ def cancel(engine: Engine, user_id: str, order_id: str) -> tuple[Order, int]:
     if order.status is not OrderStatus.RESTING:
         raise errors.not_found(f"order {order_id} is {order.status.value}, not resting")
     return engine.cancel(order, UpdateReason.USER_CANCEL)
-

@@ -25,9 +25,13 @@ EVENT_STATUS_FILTERS = ("unopened", "open", "closed", "settled")
 class MarketDataApi:
     """Registers the public endpoints on a :class:`RestApp`; stateless apart from its collaborators."""
 
-    def __init__(self, exchange: Exchange, history: MarketHistory,
-                 volume_24h: Callable[[str, int], int] | None = None,
-                 maintenance_windows: Callable[[], list[tuple[float, float]]] | None = None):
+    def __init__(
+        self,
+        exchange: Exchange,
+        history: MarketHistory,
+        volume_24h: Callable[[str, int], int] | None = None,
+        maintenance_windows: Callable[[], list[tuple[float, float]]] | None = None,
+    ):
         self.exchange = exchange
         self.history = history
         self.maintenance_windows = maintenance_windows or list
@@ -84,8 +88,10 @@ class MarketDataApi:
         always = [{"open_time": "00:00", "close_time": "23:59"}]
         week = {"start_time": "2026-01-01T00:00:00Z", "end_time": "2099-12-31T23:59:59Z"}
         week.update({day: always for day in _DAYS})
-        windows = [{"start_datetime": wire.rfc3339(start), "end_datetime": wire.rfc3339(end)}
-                   for start, end in self.maintenance_windows()]
+        windows = [
+            {"start_datetime": wire.rfc3339(start), "end_datetime": wire.rfc3339(end)}
+            for start, end in self.maintenance_windows()
+        ]
         return Reply(200, {"schedule": {"standard_hours": [week], "maintenance_windows": windows}})
 
     # --- markets ---------------------------------------------------------------------------------------

@@ -85,16 +85,16 @@ class EmbeddedExchange:
         self.keys = KeyRegistry()
         self.traffic = TrafficStats()
         self.faults = FaultInjector(faults, seed=seed or 0, traffic=self.traffic)
-        self.app = RestApp(clock, self.keys, tier=tier, auth_clock=auth_clock, faults=self.faults,
-                           traffic=self.traffic)
+        self.app = RestApp(clock, self.keys, tier=tier, auth_clock=auth_clock, faults=self.faults, traffic=self.traffic)
         admin = AdminApi(self.exchange, self.faults, self.traffic)
         admin.register(self.app)
         admin.apply_pause(False, self.faults.config.exchange_paused)  # a pause set at start-up
         MarketDataApi(self.exchange, self.history, volume_24h, windows).register(self.app)
         PortfolioApi(self.exchange, tier).register(self.app)
         self.rest = RestServer(self.app, host, port)
-        self.ws = WsServer(self.exchange, self.keys, auth_clock=self.app.auth_clock, host=host, port=ws_port,
-                           faults=self.faults)
+        self.ws = WsServer(
+            self.exchange, self.keys, auth_clock=self.app.auth_clock, host=host, port=ws_port, faults=self.faults
+        )
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 

@@ -258,8 +258,12 @@ class WsServer:
     async def _main(self) -> None:
         self._stopping = asyncio.get_running_loop().create_future()
         self._server = await serve(
-            self._handle, self.host, self._port, process_request=self._authorize,
-            ping_interval=self.ping_interval_s, ping_timeout=2 * self.ping_interval_s,
+            self._handle,
+            self.host,
+            self._port,
+            process_request=self._authorize,
+            ping_interval=self.ping_interval_s,
+            ping_timeout=2 * self.ping_interval_s,
             close_timeout=CLOSE_TIMEOUT_S,
             compression=None,  # Kalshi-sized JSON frames are small; deflate would cost more CPU than it saves
         )

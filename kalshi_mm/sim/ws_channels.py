@@ -82,8 +82,21 @@ class Subscription:
 class MarketMirror:
     """The publisher's copy of one market: YES-leg book levels (price e4 -> size e2) and ticker statistics."""
 
-    __slots__ = ("asks", "best_ask", "best_bid", "bids", "last_price_e4", "last_trade_size_e2", "notional_e6",
-                 "oi_e2", "positions", "published", "ticker", "ts_ms", "volume_e2")
+    __slots__ = (
+        "asks",
+        "best_ask",
+        "best_bid",
+        "bids",
+        "last_price_e4",
+        "last_trade_size_e2",
+        "notional_e6",
+        "oi_e2",
+        "positions",
+        "published",
+        "ticker",
+        "ts_ms",
+        "volume_e2",
+    )
 
     def __init__(self, ticker: str):
         self.ticker = ticker
@@ -144,9 +157,17 @@ class MarketMirror:
             self.positions.pop(user_id, None)
 
     def fields(self) -> TickerFields:
-        return TickerFields(self.last_price_e4, self.best_bid, self.bids.get(self.best_bid, 0) if self.best_bid else 0,
-                            self.best_ask, self.asks.get(self.best_ask, 0) if self.best_ask else 0,
-                            self.last_trade_size_e2, self.volume_e2, self.oi_e2, self.notional_e6)
+        return TickerFields(
+            self.last_price_e4,
+            self.best_bid,
+            self.bids.get(self.best_bid, 0) if self.best_bid else 0,
+            self.best_ask,
+            self.asks.get(self.best_ask, 0) if self.best_ask else 0,
+            self.last_trade_size_e2,
+            self.volume_e2,
+            self.oi_e2,
+            self.notional_e6,
+        )
 
 
 _SubSet = dict[Subscription, None]  # an insertion-ordered set
@@ -164,10 +185,16 @@ class Publisher:
         self._dirty: dict[str, None] = {}  # markets whose ticker fields may have changed this batch
         self._positions: dict[tuple[str, str], Position] = {}  # last known, for the settled (None) update
         self._settlements: dict[tuple[str, str], Settlement] = {}
-        self._handlers = {BookDelta: self._book, TradeEvent: self._trade, FillEvent: self._fill,
-                          OrderUpdate: self._order, PositionUpdate: self._position,
-                          SettlementEvent: self._settlement, OrderGroupUpdate: self._group,
-                          MarketLifecycle: self._lifecycle}
+        self._handlers = {
+            BookDelta: self._book,
+            TradeEvent: self._trade,
+            FillEvent: self._fill,
+            OrderUpdate: self._order,
+            PositionUpdate: self._position,
+            SettlementEvent: self._settlement,
+            OrderGroupUpdate: self._group,
+            MarketLifecycle: self._lifecycle,
+        }
 
     # --- state -----------------------------------------------------------------------------------------------
 
@@ -412,8 +439,9 @@ class Session:
             else:
                 raise CommandError(ErrorCode.UNKNOWN_COMMAND, f"Unknown command: {cmd!r}")
         except CommandError as exc:
-            self.owner.deliver(wire.error_message(exc.code, exc.detail, cmd_id=exc.cmd_id or cmd_id, sid=exc.sid,
-                                                  **exc.extra))
+            self.owner.deliver(
+                wire.error_message(exc.code, exc.detail, cmd_id=exc.cmd_id or cmd_id, sid=exc.sid, **exc.extra)
+            )
         except Exception:
             log.exception("WebSocket command failed")
             self.owner.deliver(wire.error_message(ErrorCode.UNABLE_TO_PROCESS, cmd_id=cmd_id))
@@ -442,12 +470,23 @@ class Session:
         tickers = self.publisher.resolve(p.tickers, p.market_ids)  # all-or-nothing: validate before changing
         for channel in p.channels:
             wanted = tickers if channel in wire.MARKET_FILTERED else None
-            existing = next((s for s in self.subs.values() if s.channel == channel
-                             and s.use_yes_price == (p.use_yes_price and channel == "orderbook_delta")), None)
+            existing = next(
+                (
+                    s
+                    for s in self.subs.values()
+                    if s.channel == channel and s.use_yes_price == (p.use_yes_price and channel == "orderbook_delta")
+                ),
+                None,
+            )
             if existing is None:
-                sub = Subscription(self._next_sid, channel, self.owner, None if wanted is None else set(wanted),
-                                   use_yes_price=p.use_yes_price and channel == "orderbook_delta",
-                                   skip_ticker_ack=p.skip_ticker_ack)
+                sub = Subscription(
+                    self._next_sid,
+                    channel,
+                    self.owner,
+                    None if wanted is None else set(wanted),
+                    use_yes_price=p.use_yes_price and channel == "orderbook_delta",
+                    skip_ticker_ack=p.skip_ticker_ack,
+                )
                 self._next_sid += 1
                 self.subs[sub.sid] = sub
                 self.publisher.add(sub)
@@ -478,8 +517,9 @@ class Session:
         if sub is None:
             raise CommandError(ErrorCode.UNKNOWN_SID, sid=p.sid)
         if p.market_ids is not None and sub.channel != "ticker":
-            raise CommandError(ErrorCode.INVALID_PARAMETER, "market_ids are supported on the ticker channel only",
-                               sid=sub.sid)
+            raise CommandError(
+                ErrorCode.INVALID_PARAMETER, "market_ids are supported on the ticker channel only", sid=sub.sid
+            )
         try:
             tickers = self.publisher.resolve(p.tickers, p.market_ids) or []
         except CommandError as exc:
@@ -487,20 +527,26 @@ class Session:
             raise
         if p.action == "get_snapshot":
             if sub.channel != "orderbook_delta":
-                raise CommandError(ErrorCode.UNSUPPORTED_ACTION, "get_snapshot is for orderbook_delta only",
-                                   sid=sub.sid)
+                raise CommandError(
+                    ErrorCode.UNSUPPORTED_ACTION, "get_snapshot is for orderbook_delta only", sid=sub.sid
+                )
             missing = [t for t in tickers if not sub.wants(t)]
             if missing:
-                raise CommandError(ErrorCode.INVALID_PARAMETER, "Market(s) not in this subscription", sid=sub.sid,
-                                   market_tickers=missing)
+                raise CommandError(
+                    ErrorCode.INVALID_PARAMETER,
+                    "Market(s) not in this subscription",
+                    sid=sub.sid,
+                    market_tickers=missing,
+                )
             for ticker in tickers:
                 self.publisher.snapshot(sub, ticker, cmd_id)
             return
         if sub.channel not in wire.MARKET_FILTERED:
             raise CommandError(ErrorCode.UNSUPPORTED_ACTION, f"{sub.channel} takes no market list", sid=sub.sid)
         if sub.tickers is None:
-            raise CommandError(ErrorCode.INVALID_PARAMETER, "this subscription already covers every market",
-                               sid=sub.sid)
+            raise CommandError(
+                ErrorCode.INVALID_PARAMETER, "this subscription already covers every market", sid=sub.sid
+            )
         if p.action == "add_markets":
             added = [t for t in tickers if t not in sub.tickers]
             self.publisher.set_tickers(sub, sub.tickers | set(added))

@@ -23,26 +23,54 @@ from kalshi_mm.sim.model import E6_PER_E4, Fill, Order, Position, Side, Trade, U
 from kalshi_mm.sim.wire import EXCHANGE_INDEX, rfc3339
 from kalshi_mm.units import ONE_DOLLAR, format_count, format_dollars, format_price
 
-__all__ = ["CHANNELS", "SEQUENCED", "WS_PATH", "CommandError", "ErrorCode", "SubscribeParams", "TickerFields",
-           "UpdateParams", "market_uuid", "parse_command", "parse_subscribe", "parse_unsubscribe", "parse_update",
-           "user_uuid"]
+__all__ = [
+    "CHANNELS",
+    "SEQUENCED",
+    "WS_PATH",
+    "CommandError",
+    "ErrorCode",
+    "SubscribeParams",
+    "TickerFields",
+    "UpdateParams",
+    "market_uuid",
+    "parse_command",
+    "parse_subscribe",
+    "parse_unsubscribe",
+    "parse_update",
+    "user_uuid",
+]
 
 WS_PATH = "/trade-api/ws/v2"
 
 # The channels the simulator publishes. Kalshi's others (communications, multivariate lifecycle, index feeds)
 # have nothing to carry here, so subscribing to them is answered like an unknown channel.
-CHANNELS = ("orderbook_delta", "ticker", "trade", "fill", "market_positions", "user_orders",
-            "order_group_updates", "market_lifecycle_v2")
+CHANNELS = (
+    "orderbook_delta",
+    "ticker",
+    "trade",
+    "fill",
+    "market_positions",
+    "user_orders",
+    "order_group_updates",
+    "market_lifecycle_v2",
+)
 SEQUENCED = frozenset({"orderbook_delta", "trade", "market_lifecycle_v2", "order_group_updates"})
 # Channels that take a market filter; the others (lifecycle, order groups) ignore one, as Kalshi's do.
 MARKET_FILTERED = frozenset({"orderbook_delta", "ticker", "trade", "fill", "market_positions", "user_orders"})
 UPDATE_ACTIONS = ("add_markets", "delete_markets", "get_snapshot")
 
 # Message type -> channel it belongs to, for traffic statistics; responses count under their own type.
-TYPE_CHANNEL = {"orderbook_snapshot": "orderbook_delta", "orderbook_delta": "orderbook_delta", "ticker": "ticker",
-                "trade": "trade", "fill": "fill", "market_position": "market_positions",
-                "user_order": "user_orders", "order_group_updates": "order_group_updates",
-                "market_lifecycle_v2": "market_lifecycle_v2"}
+TYPE_CHANNEL = {
+    "orderbook_snapshot": "orderbook_delta",
+    "orderbook_delta": "orderbook_delta",
+    "ticker": "ticker",
+    "trade": "trade",
+    "fill": "fill",
+    "market_position": "market_positions",
+    "user_order": "user_orders",
+    "order_group_updates": "order_group_updates",
+    "market_lifecycle_v2": "market_lifecycle_v2",
+}
 
 _NAMESPACE = uuid.UUID("5d1f3c8e-9a0b-4c6e-8f2a-6b7c1d2e3f40")
 
@@ -66,11 +94,27 @@ class ErrorCode(enum.IntEnum):
 
 
 # Kalshi's names for the codes above, in the same order.
-ERROR_TEXT = dict(zip(ErrorCode, (
-    "Unable to process message", "Params required", "Channels required", "Subscription IDs required",
-    "Unknown command", "Unknown subscription ID", "Unknown channel name", "Invalid parameter",
-    "Exactly one subscription ID is required", "Unsupported action", "Market Ticker required", "Action required",
-    "Subscription buffer overflow"), strict=True))
+ERROR_TEXT = dict(
+    zip(
+        ErrorCode,
+        (
+            "Unable to process message",
+            "Params required",
+            "Channels required",
+            "Subscription IDs required",
+            "Unknown command",
+            "Unknown subscription ID",
+            "Unknown channel name",
+            "Invalid parameter",
+            "Exactly one subscription ID is required",
+            "Unsupported action",
+            "Market Ticker required",
+            "Action required",
+            "Subscription buffer overflow",
+        ),
+        strict=True,
+    )
+)
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -194,8 +238,9 @@ def parse_subscribe(params: Any) -> SubscribeParams:
         raise CommandError(ErrorCode.INVALID_PARAMETER, "market_id/market_ids are supported on the ticker channel only")
     if "orderbook_delta" in wanted and tickers is None:
         raise CommandError(ErrorCode.MARKET_TICKER_REQUIRED)
-    return SubscribeParams(wanted, tickers, ids, _flag(p, "use_yes_price"), _flag(p, "send_initial_snapshot"),
-                           _flag(p, "skip_ticker_ack"))
+    return SubscribeParams(
+        wanted, tickers, ids, _flag(p, "use_yes_price"), _flag(p, "send_initial_snapshot"), _flag(p, "skip_ticker_ack")
+    )
 
 
 def _sid(value: Any) -> int:
@@ -240,8 +285,9 @@ def _with_id(message: dict[str, Any], cmd_id: int) -> dict[str, Any]:
     return message
 
 
-def error_message(code: ErrorCode, detail: str = "", *, cmd_id: int = 0, sid: int | None = None,
-                  **extra: Any) -> dict[str, Any]:
+def error_message(
+    code: ErrorCode, detail: str = "", *, cmd_id: int = 0, sid: int | None = None, **extra: Any
+) -> dict[str, Any]:
     body: dict[str, Any] = {"code": int(code), "msg": detail or ERROR_TEXT[code], **extra}
     message: dict[str, Any] = {"type": "error", "msg": body}
     if sid is not None:
@@ -278,8 +324,9 @@ def _levels(levels: Iterable[tuple[int, int]]) -> list[list[str]]:
     return [[format_price(p), format_count(size)] for p, size in levels]
 
 
-def snapshot_body(ticker: str, bids: list[tuple[int, int]], asks: list[tuple[int, int]],
-                  use_yes_price: bool) -> dict[str, Any]:
+def snapshot_body(
+    ticker: str, bids: list[tuple[int, int]], asks: list[tuple[int, int]], use_yes_price: bool
+) -> dict[str, Any]:
     """``orderbook_snapshot`` from YES-leg levels ascending by price. Bids are the ``yes`` side; asks are the
     ``no`` side, at NO price 1 − p (or p with ``use_yes_price``), best level last as in REST. Empty sides are
     omitted."""
@@ -387,8 +434,14 @@ def fill_body(fill: Fill) -> dict[str, Any]:
     return body
 
 
-def position_body(user_id: str, ticker: str, position: Position | None, realized_pnl_e6: int = 0,
-                  fees_paid_e4: int = 0, volume_e2: int = 0) -> dict[str, Any]:
+def position_body(
+    user_id: str,
+    ticker: str,
+    position: Position | None,
+    realized_pnl_e6: int = 0,
+    fees_paid_e4: int = 0,
+    volume_e2: int = 0,
+) -> dict[str, Any]:
     """``market_position``; ``position`` None (settled) reports a flat position with the given totals.
     ``position_fee_cost_dollars`` repeats the fees paid: the simulator does not split fees per open lot."""
     if position is not None:
@@ -408,8 +461,20 @@ def position_body(user_id: str, ticker: str, position: Position | None, realized
 
 # Kalshi's documented last_update_reason values; the simulator's own (UserCancel, ...) are left out of the
 # message rather than sent as values the schema does not allow.
-_KALSHI_REASONS = frozenset({"Decrease", "Amend", "MarginCancel", "SelfTradeCancel", "ExpiryCancel", "CloseCancel",
-                             "HaltCancel", "Trade", "PostOnlyCrossCancel", "ReduceOnlyCancel"})
+_KALSHI_REASONS = frozenset(
+    {
+        "Decrease",
+        "Amend",
+        "MarginCancel",
+        "SelfTradeCancel",
+        "ExpiryCancel",
+        "CloseCancel",
+        "HaltCancel",
+        "Trade",
+        "PostOnlyCrossCancel",
+        "ReduceOnlyCancel",
+    }
+)
 
 
 def _dollars6(amount_e6: int) -> str:
@@ -459,8 +524,10 @@ def user_order_body(order: Order) -> dict[str, Any]:
 
 def order_group_body(event: OrderGroupUpdate) -> dict[str, Any]:
     body: dict[str, Any] = {"event_type": event.kind.value, "order_group_id": event.group_id, "ts_ms": event.ts_ms}
-    if event.contracts_limit_e2 is not None and event.kind in (OrderGroupEventKind.CREATED,
-                                                                OrderGroupEventKind.LIMIT_UPDATED):
+    if event.contracts_limit_e2 is not None and event.kind in (
+        OrderGroupEventKind.CREATED,
+        OrderGroupEventKind.LIMIT_UPDATED,
+    ):
         body["contracts_limit_fp"] = format_count(event.contracts_limit_e2)
     return body
 
@@ -473,20 +540,30 @@ def lifecycle_body(event: MarketLifecycle) -> dict[str, Any]:
     body: dict[str, Any] = {"market_ticker": event.ticker}
     kind = event.kind
     if kind is LifecycleKind.CREATED:
-        body.update(event_type="created", exchange_index=EXCHANGE_INDEX, open_ts=market.open_ts,
-                    close_ts=market.close_ts, price_level_structure=market.price_level_structure,
-                    price_ranges=market.grid.to_wire(), additional_metadata=_metadata(event))
+        body.update(
+            event_type="created",
+            exchange_index=EXCHANGE_INDEX,
+            open_ts=market.open_ts,
+            close_ts=market.close_ts,
+            price_level_structure=market.price_level_structure,
+            price_ranges=market.grid.to_wire(),
+            additional_metadata=_metadata(event),
+        )
     elif kind is LifecycleKind.DEACTIVATED:
-        body.update(event_type="deactivated" if event.is_deactivated else "activated",
-                    is_deactivated=bool(event.is_deactivated))
+        body.update(
+            event_type="deactivated" if event.is_deactivated else "activated", is_deactivated=bool(event.is_deactivated)
+        )
     elif kind is LifecycleKind.ACTIVATED:
         body["event_type"] = "activated"
     elif kind is LifecycleKind.CLOSED:
         body.update(event_type="close_date_updated", close_ts=event.ts_ms // 1000)
     elif kind is LifecycleKind.DETERMINED:
-        body.update(event_type="determined", determination_ts=int(market.determination_ts or event.ts_ms // 1000),
-                    result=market.result.value if market.result is not None else "",
-                    settlement_value=format_price(market.settlement_value_e4 or 0))
+        body.update(
+            event_type="determined",
+            determination_ts=int(market.determination_ts or event.ts_ms // 1000),
+            result=market.result.value if market.result is not None else "",
+            settlement_value=format_price(market.settlement_value_e4 or 0),
+        )
     else:
         body.update(event_type="settled", settled_ts=int(market.settlement_ts or event.ts_ms // 1000))
     return body

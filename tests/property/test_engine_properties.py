@@ -66,13 +66,19 @@ def reference_reservation_e6(position_e2: int, orders: Iterable[ReservedOrder]) 
     return total
 
 
-RESERVED = st.builds(ReservedOrder, st.sampled_from(list(Side)), st.integers(1, 99).map(lambda c: c * 100),
-                     st.integers(1, 600), st.integers(0, 9))
+RESERVED = st.builds(
+    ReservedOrder,
+    st.sampled_from(list(Side)),
+    st.integers(1, 99).map(lambda c: c * 100),
+    st.integers(1, 600),
+    st.integers(0, 9),
+)
 
 
 @given(orders=st.lists(RESERVED, max_size=12), data=st.data(), position=st.integers(-2000, 2000))
-def test_incremental_reservation_matches_reference(orders: list[ReservedOrder], data: st.DataObject,
-                                                   position: int) -> None:
+def test_incremental_reservation_matches_reference(
+    orders: list[ReservedOrder], data: st.DataObject, position: int
+) -> None:
     resting = RestingOrders()
     for i, order in enumerate(orders):
         resting.add(str(i), order)
@@ -83,8 +89,9 @@ def test_incremental_reservation_matches_reference(orders: list[ReservedOrder], 
             del current[i]
         else:
             old = current[i]
-            new = ReservedOrder(old.side, old.price_e4, data.draw(st.integers(1, old.remaining_e2)),
-                                data.draw(st.integers(0, 9)))
+            new = ReservedOrder(
+                old.side, old.price_e4, data.draw(st.integers(1, old.remaining_e2)), data.draw(st.integers(0, 9))
+            )
             resting.update(str(i), new.remaining_e2, new.fee_reserve_e4)
             current[i] = new
     assert resting.required_e6(position) == reference_reservation_e6(position, current.values())
@@ -92,8 +99,7 @@ def test_incremental_reservation_matches_reference(orders: list[ReservedOrder], 
     gone = data.draw(st.lists(st.sampled_from(sorted(current)), unique=True)) if current else []
     extra = data.draw(st.none() | RESERVED)
     after = [o for i, o in current.items() if i not in gone] + ([extra] if extra is not None else [])
-    assert resting.required_e6(position, [current[i] for i in gone], extra) == \
-        reference_reservation_e6(position, after)
+    assert resting.required_e6(position, [current[i] for i in gone], extra) == reference_reservation_e6(position, after)
     assert resting.required_e6(position) == reference_reservation_e6(position, current.values())
 
 
@@ -106,54 +112,124 @@ class ExchangeMachine(RuleBasedStateMachine):
         self.settled: set[str] = set()
         self.steps = 0
 
-    @initialize(cash=st.lists(st.sampled_from([100_0000, 30_0000, 5_0000, 1_0000]), min_size=3, max_size=3),
-                multiplier=st.sampled_from(["1", "0.5", "1.3"]), limit=st.sampled_from([300, 1000, 5000]))
+    @initialize(
+        cash=st.lists(st.sampled_from([100_0000, 30_0000, 5_0000, 1_0000]), min_size=3, max_size=3),
+        multiplier=st.sampled_from(["1", "0.5", "1.3"]),
+        limit=st.sampled_from([300, 1000, 5000]),
+    )
     def setup(self, cash: list[int], multiplier: str, limit: int) -> None:
         self.ex.add_series(Series("A", fee_type=FeeType.QUADRATIC_WITH_MAKER_FEES, fee_multiplier=Fraction(multiplier)))
         self.ex.add_series(Series("B", fee_type=FeeType.QUADRATIC))
         self.ex.add_event(Event("A-E", "A"))
         self.ex.add_event(Event("B-E", "B"))
         self.ex.add_market(Market(MARKETS[0], "A-E", open_ts=T0 - 1, close_ts=T0 + 10_000))
-        self.ex.add_market(Market(MARKETS[1], "B-E", open_ts=T0 - 1, close_ts=T0 + 10_000,
-                                  grid=PriceGrid.tapered_deci_cent(), price_level_structure="tapered_deci_cent"))
+        self.ex.add_market(
+            Market(
+                MARKETS[1],
+                "B-E",
+                open_ts=T0 - 1,
+                close_ts=T0 + 10_000,
+                grid=PriceGrid.tapered_deci_cent(),
+                price_level_structure="tapered_deci_cent",
+            )
+        )
         for user, amount in zip(USERS, cash, strict=True):
             self.ex.create_account(user, amount)
             self.groups[user] = self.ex.create_order_group(user, limit).group_id
 
     # --- actions --------------------------------------------------------------------------------------
 
-    @rule(user=st.sampled_from(USERS), ticker=st.sampled_from(MARKETS), side=st.sampled_from(list(Side)),
-          price=st.sampled_from(PRICES), count=COUNTS, tif=TIFS, stp=STPS, post_only=st.booleans(),
-          reduce_only=st.booleans(), in_group=st.booleans(), expiry=st.sampled_from([None, 5, 30]))
-    def place(self, user: str, ticker: str, side: Side, price: int, count: int, tif: TimeInForce,
-              stp: SelfTradePrevention, post_only: bool, reduce_only: bool, in_group: bool,
-              expiry: int | None) -> None:
+    @rule(
+        user=st.sampled_from(USERS),
+        ticker=st.sampled_from(MARKETS),
+        side=st.sampled_from(list(Side)),
+        price=st.sampled_from(PRICES),
+        count=COUNTS,
+        tif=TIFS,
+        stp=STPS,
+        post_only=st.booleans(),
+        reduce_only=st.booleans(),
+        in_group=st.booleans(),
+        expiry=st.sampled_from([None, 5, 30]),
+    )
+    def place(
+        self,
+        user: str,
+        ticker: str,
+        side: Side,
+        price: int,
+        count: int,
+        tif: TimeInForce,
+        stp: SelfTradePrevention,
+        post_only: bool,
+        reduce_only: bool,
+        in_group: bool,
+        expiry: int | None,
+    ) -> None:
         self._place(user, ticker, side, price, count, tif, stp, post_only, reduce_only, in_group, expiry)
 
     # Two narrower rules make plain quoting and taking common enough for books to fill and cross.
-    @rule(user=st.sampled_from(USERS), ticker=st.sampled_from(MARKETS), side=st.sampled_from(list(Side)),
-          price=st.sampled_from(NEAR_MID), count=COUNTS, in_group=st.booleans())
+    @rule(
+        user=st.sampled_from(USERS),
+        ticker=st.sampled_from(MARKETS),
+        side=st.sampled_from(list(Side)),
+        price=st.sampled_from(NEAR_MID),
+        count=COUNTS,
+        in_group=st.booleans(),
+    )
     def quote(self, user: str, ticker: str, side: Side, price: int, count: int, in_group: bool) -> None:
-        self._place(user, ticker, side, price, count, TimeInForce.GOOD_TILL_CANCELED,
-                    SelfTradePrevention.MAKER, False, False, in_group, None)
+        self._place(
+            user,
+            ticker,
+            side,
+            price,
+            count,
+            TimeInForce.GOOD_TILL_CANCELED,
+            SelfTradePrevention.MAKER,
+            False,
+            False,
+            in_group,
+            None,
+        )
 
-    @rule(user=st.sampled_from(USERS), ticker=st.sampled_from(MARKETS), side=st.sampled_from(list(Side)),
-          count=COUNTS, tif=TIFS, stp=STPS)
-    def take(self, user: str, ticker: str, side: Side, count: int, tif: TimeInForce,
-             stp: SelfTradePrevention) -> None:
+    @rule(
+        user=st.sampled_from(USERS),
+        ticker=st.sampled_from(MARKETS),
+        side=st.sampled_from(list(Side)),
+        count=COUNTS,
+        tif=TIFS,
+        stp=STPS,
+    )
+    def take(self, user: str, ticker: str, side: Side, count: int, tif: TimeInForce, stp: SelfTradePrevention) -> None:
         price = NEAR_MID[-1] if side is Side.BID else NEAR_MID[0]  # crosses every quote
         self._place(user, ticker, side, price, count, tif, stp, False, False, False, None)
 
-    def _place(self, user: str, ticker: str, side: Side, price: int, count: int, tif: TimeInForce,
-               stp: SelfTradePrevention, post_only: bool, reduce_only: bool, in_group: bool,
-               expiry: int | None) -> None:
+    def _place(
+        self,
+        user: str,
+        ticker: str,
+        side: Side,
+        price: int,
+        count: int,
+        tif: TimeInForce,
+        stp: SelfTradePrevention,
+        post_only: bool,
+        reduce_only: bool,
+        in_group: bool,
+        expiry: int | None,
+    ) -> None:
         request = OrderRequest(
-            ticker, side, price, count, time_in_force=tif, self_trade_prevention_type=stp,
+            ticker,
+            side,
+            price,
+            count,
+            time_in_force=tif,
+            self_trade_prevention_type=stp,
             post_only=post_only and tif is TimeInForce.GOOD_TILL_CANCELED,
             reduce_only=reduce_only and tif is TimeInForce.IMMEDIATE_OR_CANCEL,
             order_group_id=self.groups[user] if in_group else None,
-            expiration_ts=int(self.clock.time()) + expiry if expiry and tif is TimeInForce.GOOD_TILL_CANCELED
-            else None)
+            expiration_ts=int(self.clock.time()) + expiry if expiry and tif is TimeInForce.GOOD_TILL_CANCELED else None,
+        )
         before = self.ex.ledger()
         try:
             result = self.ex.place_order(user, request)
@@ -164,8 +240,12 @@ class ExchangeMachine(RuleBasedStateMachine):
         if request.post_only:
             assert result.fills == ()
 
-    @rule(data=st.data(), action=st.sampled_from(["cancel", "amend", "decrease"]),
-          price=st.sampled_from(PRICES), extra=st.integers(min_value=-300, max_value=300))
+    @rule(
+        data=st.data(),
+        action=st.sampled_from(["cancel", "amend", "decrease"]),
+        price=st.sampled_from(PRICES),
+        extra=st.integers(min_value=-300, max_value=300),
+    )
     def modify(self, data: st.DataObject, action: str, price: int, extra: int) -> None:
         resting = self._resting()
         if not resting:
@@ -178,8 +258,14 @@ class ExchangeMachine(RuleBasedStateMachine):
             self.ex.decrease_order(user, order_id, reduce_by_e2=abs(extra) or 1)
         else:
             try:
-                self.ex.amend_order(user, order_id, ticker=order.ticker, side=order.side, price_e4=price,
-                                    count_e2=order.initial_count_e2 + extra)
+                self.ex.amend_order(
+                    user,
+                    order_id,
+                    ticker=order.ticker,
+                    side=order.side,
+                    price_e4=price,
+                    count_e2=order.initial_count_e2 + extra,
+                )
             except ExchangeError:
                 assert self.ex.get_order(user, order_id) == order  # a rejected amend changes nothing
 
@@ -228,8 +314,9 @@ class ExchangeMachine(RuleBasedStateMachine):
     @invariant()
     def contracts_are_conserved(self) -> None:
         for market in self.ex.markets():
-            positions = [p.position_e2 for u in self.ex.accounts() for p in self.ex.positions(u)
-                         if p.ticker == market.ticker]
+            positions = [
+                p.position_e2 for u in self.ex.accounts() for p in self.ex.positions(u) if p.ticker == market.ticker
+            ]
             assert sum(positions) == 0
             assert market.open_interest_e2 == sum(p for p in positions if p > 0)
 
@@ -264,18 +351,19 @@ class ExchangeMachine(RuleBasedStateMachine):
             for fill in self.ex.fills(user):
                 schedule = self.ex.fee_schedule(fill.ticker)
                 exact[fill.order_id] = exact.get(fill.order_id, Fraction(0)) + schedule.exact_e4(
-                    fill.yes_price_e4, fill.count_e2, is_taker=fill.is_taker)
+                    fill.yes_price_e4, fill.count_e2, is_taker=fill.is_taker
+                )
                 paid[fill.order_id] = paid.get(fill.order_id, 0) + fill.fee_e4
             # Whatever the fill sizes, an order has paid ceil(exact fees of all its fills) in total.
             assert paid == {order_id: math.ceil(fees) for order_id, fees in exact.items()}
             reserved: dict[str, list[ReservedOrder]] = {ticker: [] for ticker in MARKETS}
             for order in reversed(self.ex.orders(user, status=OrderStatus.RESTING)):
                 acc = exact.get(order.order_id, Fraction(0))
-                unfilled = self.ex.fee_schedule(order.ticker).exact_e4(order.price_e4, order.remaining_count_e2,
-                                                                        is_taker=False)
+                unfilled = self.ex.fee_schedule(order.ticker).exact_e4(
+                    order.price_e4, order.remaining_count_e2, is_taker=False
+                )
                 fee = math.ceil(acc + unfilled) - math.ceil(acc)
-                reserved[order.ticker].append(
-                    ReservedOrder(order.side, order.price_e4, order.remaining_count_e2, fee))
+                reserved[order.ticker].append(ReservedOrder(order.side, order.price_e4, order.remaining_count_e2, fee))
             account = engine.accounts[user]
             for ticker, orders in reserved.items():
                 expected = reference_reservation_e6(account.position_e2(ticker), orders)
@@ -290,6 +378,7 @@ class ExchangeMachine(RuleBasedStateMachine):
                     assert not self.ex.get_order(user, fill.order_id).post_only
 
 
-ExchangeMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=80, deadline=None,
-                                             suppress_health_check=[HealthCheck.too_slow])
+ExchangeMachine.TestCase.settings = settings(
+    max_examples=150, stateful_step_count=80, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 TestExchangeMachine = ExchangeMachine.TestCase

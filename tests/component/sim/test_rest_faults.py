@@ -47,8 +47,15 @@ def quiet_exchange(sim_clock: SimClock):  # type: ignore[no-untyped-def]
         server.stop()
 
 
-ORDER = {"ticker": "KXF-26DEC31-T1", "side": "bid", "price": "0.4000", "count": "2.00",
-         "time_in_force": "good_till_canceled", "self_trade_prevention_type": "maker", "post_only": True}
+ORDER = {
+    "ticker": "KXF-26DEC31-T1",
+    "side": "bid",
+    "price": "0.4000",
+    "count": "2.00",
+    "time_in_force": "good_till_canceled",
+    "self_trade_prevention_type": "maker",
+    "post_only": True,
+}
 
 
 def test_bad_fault_settings_are_refused(quiet_exchange: EmbeddedExchange) -> None:
@@ -76,8 +83,9 @@ def test_latency_429_burst_and_5xx(quiet_exchange: EmbeddedExchange, sim_clock: 
     assert counts.get("rest_500", 0) + counts.get("rest_503", 0) == 3
 
 
-def test_dropped_create_response_leaves_the_order_on_the_exchange(quiet_exchange: EmbeddedExchange,
-                                                                  sim_clock: SimClock) -> None:
+def test_dropped_create_response_leaves_the_order_on_the_exchange(
+    quiet_exchange: EmbeddedExchange, sim_clock: SimClock
+) -> None:
     account = quiet_exchange.create_account("f2")
     session = SignedSession(quiet_exchange.rest_url, account, sim_clock, validate=False)
     set_faults(quiet_exchange, drop_create_response_rate=1.0)
@@ -107,8 +115,11 @@ def test_exchange_pause_set_through_admin(quiet_exchange: EmbeddedExchange, sim_
 def test_traffic_reports_requests_tokens_and_orders(quiet_exchange: EmbeddedExchange, sim_clock: SimClock) -> None:
     session = SignedSession(quiet_exchange.rest_url, quiet_exchange.create_account("f4"), sim_clock)
     created = session.post("/portfolio/events/orders", json=ORDER, expect=201)
-    session.post(f"/portfolio/events/orders/{created['order_id']}/amend",
-                 json={"ticker": ORDER["ticker"], "side": "bid", "price": "0.4100", "count": "2"}, expect=200)
+    session.post(
+        f"/portfolio/events/orders/{created['order_id']}/amend",
+        json={"ticker": ORDER["ticker"], "side": "bid", "price": "0.4100", "count": "2"},
+        expect=200,
+    )
     session.delete(f"/portfolio/events/orders/{created['order_id']}", expect=200)
     session.get("/portfolio/balance", expect=200)
     traffic = requests.get(admin_url(quiet_exchange, "traffic"), timeout=10).json()["f4"]

@@ -14,16 +14,24 @@ SCENARIOS = Path(__file__).resolve().parents[3] / "kalshi_mm" / "sim" / "scenari
 
 def test_scheduled_pause_rejects_orders_but_allows_cancels(tmp_path: Path) -> None:
     scenario = tmp_path / "paused.yaml"
-    scenario.write_text(f"extends: {SCENARIOS / 'default.yaml'}\nname: paused\n"
-                        "trading_pauses:\n  - {at_s: 10, duration_s: 30}\n")
+    scenario.write_text(
+        f"extends: {SCENARIOS / 'default.yaml'}\nname: paused\ntrading_pauses:\n  - {{at_s: 10, duration_s: 30}}\n"
+    )
     clock = SimClock(start=1_795_000_000.0)
     server = EmbeddedExchange(clock, scenario=scenario, seed=5).start()
     try:
         account = server.create_account("pauser")
         session = SignedSession(server.rest_url, account, clock)
         ticker = sorted(m.ticker for m in server.exchange.markets() if m.filter_status == "open")[0]
-        order = {"ticker": ticker, "side": "bid", "price": "0.0100", "count": "1", "post_only": True,
-                 "time_in_force": "good_till_canceled", "self_trade_prevention_type": "maker"}
+        order = {
+            "ticker": ticker,
+            "side": "bid",
+            "price": "0.0100",
+            "count": "1",
+            "post_only": True,
+            "time_in_force": "good_till_canceled",
+            "self_trade_prevention_type": "maker",
+        }
         resting = session.post("/portfolio/events/orders", json=order, expect=201)
         flagged = session.post("/portfolio/events/orders", json={**order, "cancel_order_on_pause": True}, expect=201)
         windows = session.get("/exchange/schedule", expect=200)["schedule"]["maintenance_windows"]

@@ -34,8 +34,9 @@ def test_signed_upgrade_is_accepted(sx: SmallExchange) -> None:
 
 def test_query_string_is_not_signed(sx: SmallExchange) -> None:
     access_key, key = sx.accounts["alice"]
-    with connect(sx.ws.url + "?x=1", additional_headers=signed_headers(access_key, key, sx.clock),
-                 open_timeout=5) as conn:
+    with connect(
+        sx.ws.url + "?x=1", additional_headers=signed_headers(access_key, key, sx.clock), open_timeout=5
+    ) as conn:
         assert WsClient(conn).command("list_subscriptions")[-1]["type"] == "ok"
 
 

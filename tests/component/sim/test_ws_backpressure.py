@@ -28,12 +28,24 @@ def _stalled_client(sx: SmallExchange, user: str) -> Iterator[ClientConnection]:
     """A subscriber to every book (both pricings) and its own orders that stops reading after subscribing: a
     tiny socket buffer and a one-frame client queue make the server feel it at once."""
     access_key, key = sx.accounts[user]
-    with connect(sx.ws.url, sock=small_socket("127.0.0.1", sx.ws.port),
-                 additional_headers=signed_headers(access_key, key, sx.clock), max_queue=1, open_timeout=5,
-                 close_timeout=0.2) as conn:
+    with connect(
+        sx.ws.url,
+        sock=small_socket("127.0.0.1", sx.ws.port),
+        additional_headers=signed_headers(access_key, key, sx.clock),
+        max_queue=1,
+        open_timeout=5,
+        close_timeout=0.2,
+    ) as conn:
         for n, extra in enumerate(({}, {"use_yes_price": True}), start=1):
-            conn.send(json.dumps({"id": n, "cmd": "subscribe", "params": {
-                "channels": ["orderbook_delta"], "market_tickers": sx.tickers, **extra}}))
+            conn.send(
+                json.dumps(
+                    {
+                        "id": n,
+                        "cmd": "subscribe",
+                        "params": {"channels": ["orderbook_delta"], "market_tickers": sx.tickers, **extra},
+                    }
+                )
+            )
         conn.send(json.dumps({"id": 3, "cmd": "subscribe", "params": {"channels": ["user_orders", "ticker", "trade"]}}))
         yield conn
 

@@ -16,8 +16,9 @@ from .test_ws_support import BookReplica, SmallExchange, expected_book
 N_OPS = 3_000
 
 
-def random_flow(exchange: Exchange, tickers: list[str], users: list[str], n: int, seed: int,
-                started: threading.Event | None = None) -> int:
+def random_flow(
+    exchange: Exchange, tickers: list[str], users: list[str], n: int, seed: int, started: threading.Event | None = None
+) -> int:
     """Place / cancel / amend / decrease at random around $0.50 (some orders cross); returns trades made."""
     rng = random.Random(seed)
     resting: list[tuple[str, str, str, Side]] = []  # user, order id, ticker, side
@@ -33,9 +34,17 @@ def random_flow(exchange: Exchange, tickers: list[str], users: list[str], n: int
                 offset = rng.randint(-3, 12) * 100  # negative offsets cross the spread
                 price = 5000 - offset if side is Side.BID else 5000 + offset
                 tif = TimeInForce.IMMEDIATE_OR_CANCEL if rng.random() < 0.1 else TimeInForce.GOOD_TILL_CANCELED
-                result = exchange.place_order(user, OrderRequest(
-                    ticker, side, price, rng.randint(1, 20) * 100, time_in_force=tif,
-                    client_order_id=f"{user}-{i}" if rng.random() < 0.5 else None))
+                result = exchange.place_order(
+                    user,
+                    OrderRequest(
+                        ticker,
+                        side,
+                        price,
+                        rng.randint(1, 20) * 100,
+                        time_in_force=tif,
+                        client_order_id=f"{user}-{i}" if rng.random() < 0.5 else None,
+                    ),
+                )
                 trades += len(result.fills)
                 if result.order.status is OrderStatus.RESTING:
                     resting.append((user, result.order.order_id, ticker, side))
@@ -46,8 +55,14 @@ def random_flow(exchange: Exchange, tickers: list[str], users: list[str], n: int
                 elif roll < 0.9:
                     order = exchange.get_order(user, order_id)
                     price = min(9900, max(100, order.price_e4 + rng.choice((-200, -100, 100, 200))))
-                    result = exchange.amend_order(user, order_id, ticker=ticker, side=side, price_e4=price,
-                                                  count_e2=order.fill_count_e2 + rng.randint(1, 20) * 100)
+                    result = exchange.amend_order(
+                        user,
+                        order_id,
+                        ticker=ticker,
+                        side=side,
+                        price_e4=price,
+                        count_e2=order.fill_count_e2 + rng.randint(1, 20) * 100,
+                    )
                     trades += len(result.fills)
                     if result.order.status is OrderStatus.RESTING:
                         resting.append((user, order_id, ticker, side))
@@ -61,27 +76,38 @@ def random_flow(exchange: Exchange, tickers: list[str], users: list[str], n: int
 
 
 def test_snapshot_plus_deltas_equal_the_exchange_book() -> None:
-    with SmallExchange(n_markets=3) as sx, sx.client("alice", max_queue=None) as early, \
-            sx.client("bob", max_queue=None) as late:
+    with (
+        SmallExchange(n_markets=3) as sx,
+        sx.client("alice", max_queue=None) as early,
+        sx.client("bob", max_queue=None) as late,
+    ):
         tickers = sx.tickers
         legacy = early.command("subscribe", {"channels": ["orderbook_delta"], "market_tickers": tickers})
-        yes_scale = early.command("subscribe", {"channels": ["orderbook_delta"], "market_tickers": tickers,
-                                                "use_yes_price": True})
+        yes_scale = early.command(
+            "subscribe", {"channels": ["orderbook_delta"], "market_tickers": tickers, "use_yes_price": True}
+        )
         sid_legacy, sid_yes = legacy[0]["msg"]["sid"], yes_scale[0]["msg"]["sid"]
         early.command("subscribe", {"channels": ["ticker"]})
         assert sid_legacy != sid_yes
 
         started = threading.Event()
         result: list[int] = []
-        flow = threading.Thread(target=lambda: result.append(
-            random_flow(sx.exchange, tickers, ["alice", "bob", "carol"], N_OPS, seed=5, started=started)))
+        flow = threading.Thread(
+            target=lambda: result.append(
+                random_flow(sx.exchange, tickers, ["alice", "bob", "carol"], N_OPS, seed=5, started=started)
+            )
+        )
         flow.start()
         started.wait(10)
         # Subscribed while orders flow: the snapshots must line up with the deltas that follow them.
-        sid_mid = late.reply(late.command("subscribe", {"channels": ["orderbook_delta"], "market_tickers": tickers,
-                                                        "use_yes_price": True}))["msg"]["sid"]
-        sid_mid_legacy = late.reply(late.command("subscribe", {"channels": ["orderbook_delta"],
-                                                               "market_tickers": tickers}))["msg"]["sid"]
+        sid_mid = late.reply(
+            late.command(
+                "subscribe", {"channels": ["orderbook_delta"], "market_tickers": tickers, "use_yes_price": True}
+            )
+        )["msg"]["sid"]
+        sid_mid_legacy = late.reply(
+            late.command("subscribe", {"channels": ["orderbook_delta"], "market_tickers": tickers})
+        )["msg"]["sid"]
         flow.join(60)
         assert result and result[0] > 50, "the flow should have traded"
 
@@ -114,8 +140,9 @@ def test_snapshot_plus_deltas_equal_the_exchange_book() -> None:
             assert parse_count(last_ticker[ticker]["open_interest_fp"]) == market.open_interest_e2
             assert parse_price(last_ticker[ticker]["price_dollars"]) == market.last_price_e4
         # seq ran 1..n with no gap on every sid (checked message by message in WsClient.recv).
-        assert early.last_seq[sid_legacy] == len([m for m in early.received if m.get("sid") == sid_legacy
-                                                  and m["type"].startswith("orderbook_")])
+        assert early.last_seq[sid_legacy] == len(
+            [m for m in early.received if m.get("sid") == sid_legacy and m["type"].startswith("orderbook_")]
+        )
 
 
 def test_no_side_prices_follow_use_yes_price_and_client_order_id_is_private() -> None:

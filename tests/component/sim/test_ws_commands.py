@@ -91,8 +91,11 @@ def test_bad_commands_get_the_right_error_codes(sx: SmallExchange, ws: WsClient)
 
     # Still usable, and no failed command left a subscription behind.
     listed = ws.command("list_subscriptions")[-1]
-    assert listed["msg"] == [{"channel": "orderbook_delta", "sid": sid}, {"channel": "ticker", "sid": ticker_sid},
-                             {"channel": "market_lifecycle_v2", "sid": lifecycle_sid}]
+    assert listed["msg"] == [
+        {"channel": "orderbook_delta", "sid": sid},
+        {"channel": "ticker", "sid": ticker_sid},
+        {"channel": "market_lifecycle_v2", "sid": lifecycle_sid},
+    ]
 
 
 def test_update_subscription_and_unsubscribe(sx: SmallExchange, ws: WsClient) -> None:
@@ -120,8 +123,7 @@ def test_update_subscription_and_unsubscribe(sx: SmallExchange, ws: WsClient) ->
     assert deltas == [t1]
 
     # get_snapshot: replies with snapshots carrying the command id, subscription unchanged.
-    snap = ws.command("update_subscription", {"sid": sid, "action": "get_snapshot", "market_tickers": [t1]},
-                      cmd_id=77)
+    snap = ws.command("update_subscription", {"sid": sid, "action": "get_snapshot", "market_tickers": [t1]}, cmd_id=77)
     assert snap[-1]["type"] == "orderbook_snapshot" and snap[-1]["id"] == 77
     assert snap[-1]["msg"]["yes_dollars_fp"] == [["0.4000", "1.00"], ["0.4100", "1.00"]]
 

@@ -34,8 +34,7 @@ def validate(message: dict[str, Any]) -> None:
     try:
         validate_ws_message(message)
     except SchemaViolationError as exc:
-        real = [v for v in exc.violations
-                if not (v.keyword == "pattern" and any(f in v.path for f in TICKER_FIELDS))]
+        real = [v for v in exc.violations if not (v.keyword == "pattern" and any(f in v.path for f in TICKER_FIELDS))]
         if real:
             raise SchemaViolationError(exc.subject, real) from None
 
@@ -84,8 +83,9 @@ class WsClient:
         self._next_id += 1
         return self._next_id
 
-    def command(self, cmd: str, params: dict[str, Any] | None = None, *, cmd_id: int | None = None,
-                check: bool = True) -> list[dict[str, Any]]:
+    def command(
+        self, cmd: str, params: dict[str, Any] | None = None, *, cmd_id: int | None = None, check: bool = True
+    ) -> list[dict[str, Any]]:
         """Send a command and return every message that follows it (initial snapshots included) up to the
         reply to a ``list_subscriptions`` marker sent right after it (the marker's reply is left out)."""
         self.last_id = cmd_id if cmd_id is not None else self._new_id()
@@ -112,11 +112,11 @@ def signed_headers(access_key: str, key: rsa.RSAPrivateKey, clock: Clock) -> dic
 
 
 @contextmanager
-def ws_client(url: str, access_key: str, key: rsa.RSAPrivateKey, clock: Clock, *, validate: bool = True,
-              **kwargs: Any) -> Iterator[WsClient]:
+def ws_client(
+    url: str, access_key: str, key: rsa.RSAPrivateKey, clock: Clock, *, validate: bool = True, **kwargs: Any
+) -> Iterator[WsClient]:
     """``validate=False`` skips schema checks of received frames (they cost ~0.5 ms each); seq is still checked."""
-    with connect(url, additional_headers=signed_headers(access_key, key, clock), open_timeout=5,
-                 **kwargs) as conn:
+    with connect(url, additional_headers=signed_headers(access_key, key, clock), open_timeout=5, **kwargs) as conn:
         yield WsClient(conn, validate=validate)
 
 
@@ -180,8 +180,16 @@ class SmallExchange:
         self.exchange.add_event(Event("KXWS-26DEC31", "KXWS"))
         self.tickers = [f"KXWS-26DEC31-T{i}.5" for i in range(n_markets)]
         for ticker in self.tickers:
-            self.exchange.add_market(Market(ticker, "KXWS-26DEC31", open_ts=int(T0) - 60, close_ts=int(T0) + 86_400,
-                                            title=f"Test market {ticker}", settlement_timer_seconds=60))
+            self.exchange.add_market(
+                Market(
+                    ticker,
+                    "KXWS-26DEC31",
+                    open_ts=int(T0) - 60,
+                    close_ts=int(T0) + 86_400,
+                    title=f"Test market {ticker}",
+                    settlement_timer_seconds=60,
+                )
+            )
         self.exchange.tick()
         self.keys = KeyRegistry()
         self.accounts: dict[str, tuple[str, rsa.RSAPrivateKey]] = {}

@@ -43,8 +43,7 @@ def ask(ex: Exchange, user: str, price: int, count: int, ticker: str = M, **kw: 
 
 
 def amend(ex: Exchange, user: str, order_id: str, price: int, count: int, **kw: object) -> OrderResult:
-    return ex.amend_order(user, order_id, ticker=M, side=Side.BID, price_e4=price, count_e2=count,
-                          **kw)  # type: ignore[arg-type]
+    return ex.amend_order(user, order_id, ticker=M, side=Side.BID, price_e4=price, count_e2=count, **kw)  # type: ignore[arg-type]
 
 
 def two_in_queue(ex: Exchange) -> tuple[str, str]:
@@ -186,12 +185,15 @@ def test_cancel_returns_reduced_by_and_releases_cash() -> None:
 def test_batch_create_reports_per_item_errors() -> None:
     ex = world()
     ask(ex, "b", 5000, 100)
-    results = ex.batch_create("a", [
-        OrderRequest(M, Side.BID, 4000, 100),
-        OrderRequest(M, Side.BID, 5000, 100, post_only=True),
-        OrderRequest(M, Side.BID, 4050, 100),
-        OrderRequest(M, Side.BID, 5000, 100),
-    ])
+    results = ex.batch_create(
+        "a",
+        [
+            OrderRequest(M, Side.BID, 4000, 100),
+            OrderRequest(M, Side.BID, 5000, 100, post_only=True),
+            OrderRequest(M, Side.BID, 4050, 100),
+            OrderRequest(M, Side.BID, 5000, 100),
+        ],
+    )
     assert isinstance(results[0], OrderResult) and results[0].order.status is OrderStatus.RESTING
     assert isinstance(results[1], ExchangeError) and results[1].details == "post only cross"
     assert isinstance(results[2], ExchangeError) and results[2].code == "invalid_price"

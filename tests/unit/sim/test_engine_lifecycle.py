@@ -42,8 +42,9 @@ M = "S-E-M"
 CASH = 1_000 * 10_000
 
 
-def world(*, open_ts: int = T0 - 60, close_ts: int = T0 + 3600, timer_s: int = 0, seed: int = 5
-          ) -> tuple[Exchange, SimClock]:
+def world(
+    *, open_ts: int = T0 - 60, close_ts: int = T0 + 3600, timer_s: int = 0, seed: int = 5
+) -> tuple[Exchange, SimClock]:
     clock = SimClock(start=T0)
     ex = Exchange(clock, seed=seed)
     ex.add_series(Series("S"))
@@ -78,8 +79,7 @@ def test_order_group_trips_within_window_and_reset_reopens_it() -> None:
     state = ex.get_order_group("a", group.group_id)
     assert state.triggered and state.order_ids == ()
     cancelled = ex.get_order("a", other)
-    assert (cancelled.status, cancelled.last_update_reason) == (OrderStatus.CANCELED,
-                                                                UpdateReason.ORDER_GROUP_CANCEL)
+    assert (cancelled.status, cancelled.last_update_reason) == (OrderStatus.CANCELED, UpdateReason.ORDER_GROUP_CANCEL)
     assert ex.get_order("a", first).status is OrderStatus.EXECUTED
     assert ex.get_order("a", outside).status is OrderStatus.RESTING
     with pytest.raises(ExchangeError) as exc:
@@ -176,8 +176,12 @@ def test_lifecycle_steps_come_due_in_phase_then_listing_order() -> None:
     # Markets listed in an order unrelated to their due times; one late tick applies opens, then closes,
     # then settlements, each in listing order, exactly once. Early changes leave no stale step behind.
     ex, clock = world(open_ts=T0 + 30, close_ts=T0 + 40, timer_s=20)
-    for name, open_ts, close_ts in (("S-E-A", T0 + 20, T0 + 500), ("S-E-B", T0 + 5, T0 + 25),
-                                    ("S-E-C", T0 - 1, T0 + 10), ("S-E-D", T0 - 1, T0 + 15)):
+    for name, open_ts, close_ts in (
+        ("S-E-A", T0 + 20, T0 + 500),
+        ("S-E-B", T0 + 5, T0 + 25),
+        ("S-E-C", T0 - 1, T0 + 10),
+        ("S-E-D", T0 - 1, T0 + 15),
+    ):
         ex.add_market(Market(name, "S-E", open_ts=open_ts, close_ts=close_ts, settlement_timer_seconds=20))
     ex.close_market("S-E-D")  # early: its scheduled close at T0 + 15 must not fire again
     seen: list[tuple[str, LifecycleKind]] = []
@@ -190,8 +194,15 @@ def test_lifecycle_steps_come_due_in_phase_then_listing_order() -> None:
     clock.advance(60)
     ex.tick()
     opened, closed = LifecycleKind.ACTIVATED, LifecycleKind.CLOSED
-    assert seen == [(M, opened), ("S-E-A", opened), ("S-E-B", opened),
-                    (M, closed), ("S-E-B", closed), ("S-E-C", closed), ("S-E-D", LifecycleKind.SETTLED)]
+    assert seen == [
+        (M, opened),
+        ("S-E-A", opened),
+        ("S-E-B", opened),
+        (M, closed),
+        ("S-E-B", closed),
+        ("S-E-C", closed),
+        ("S-E-D", LifecycleKind.SETTLED),
+    ]
     assert ex.market("S-E-A").status is MarketStatus.ACTIVE
     seen.clear()
     clock.advance(1000)
@@ -246,8 +257,7 @@ def test_settlement_pays_one_dollar_per_winning_contract(result: str, winner: st
     clock.advance(60)
     ex.tick()
     market = ex.market(M)
-    assert (market.status, market.result, market.open_interest_e2) == (MarketStatus.FINALIZED,
-                                                                     MarketResult(result), 0)
+    assert (market.status, market.result, market.open_interest_e2) == (MarketStatus.FINALIZED, MarketResult(result), 0)
     assert ex.balance(winner) == cash[winner] + 3_0000 and ex.balance(loser) == cash[loser]
     assert ex.positions("a") == [] and ex.positions("b") == []
     (won,) = ex.settlements(winner)
@@ -326,7 +336,8 @@ def test_same_inputs_and_clock_give_identical_trade_log() -> None:
     other = _script(12)
     assert [t.trade_id for t in other.trade_log()] != [t.trade_id for t in one.trade_log()]
     assert [(t.yes_price_e4, t.count_e2) for t in other.trade_log()] == [
-        (t.yes_price_e4, t.count_e2) for t in one.trade_log()]
+        (t.yes_price_e4, t.count_e2) for t in one.trade_log()
+    ]
 
 
 def test_concurrent_callers_leave_a_consistent_exchange() -> None:
@@ -339,8 +350,9 @@ def test_concurrent_callers_leave_a_consistent_exchange() -> None:
             for _ in range(150):
                 side = rng.choice([Side.BID, Side.ASK])
                 try:
-                    res = ex.place_order(user, OrderRequest(M, side, rng.choice([4800, 4900, 5000, 5100, 5200]),
-                                                            rng.randint(1, 300)))
+                    res = ex.place_order(
+                        user, OrderRequest(M, side, rng.choice([4800, 4900, 5000, 5100, 5200]), rng.randint(1, 300))
+                    )
                     if rng.random() < 0.3 and res.order.status is OrderStatus.RESTING:
                         ex.cancel_order(user, res.order.order_id)
                 except ExchangeError:

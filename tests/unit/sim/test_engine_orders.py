@@ -28,8 +28,9 @@ M = "S-E-M"
 GTC, IOC, FOK = TimeInForce.GOOD_TILL_CANCELED, TimeInForce.IMMEDIATE_OR_CANCEL, TimeInForce.FILL_OR_KILL
 
 
-def world(*, fee_type: FeeType = FeeType.QUADRATIC, grid: PriceGrid | None = None,
-          cash_e4: int = 1_000 * 10_000) -> Exchange:
+def world(
+    *, fee_type: FeeType = FeeType.QUADRATIC, grid: PriceGrid | None = None, cash_e4: int = 1_000 * 10_000
+) -> Exchange:
     ex = Exchange(SimClock(start=T0), seed=7)
     ex.add_series(Series("S", fee_type=fee_type))
     ex.add_event(Event("S-E", "S"))
@@ -126,8 +127,9 @@ def test_post_only_cross_is_rejected_and_never_rests() -> None:
     before = ex.balance("b")
     with pytest.raises(ExchangeError) as exc:
         bid(ex, "b", 5000, 100, post_only=True)
-    assert exc.value.body() == {"error": {"code": "invalid_order", "message": "invalid order",
-                                          "details": "post only cross"}}
+    assert exc.value.body() == {
+        "error": {"code": "invalid_order", "message": "invalid order", "details": "post only cross"}
+    }
     assert ex.orders("b") == [] and ex.orderbook(M).yes == () and ex.balance("b") == before
     assert bid(ex, "b", 4900, 100, post_only=True).order.status is OrderStatus.RESTING
 
@@ -178,8 +180,7 @@ def test_stp_maker_cancels_own_resting_and_keeps_matching() -> None:
     res = bid(ex, "a", 5000, 300, self_trade_prevention_type=SelfTradePrevention.MAKER)
     assert [(f.yes_price_e4, f.count_e2) for f in res.fills] == [(4900, 100), (5000, 100)]
     cancelled = ex.get_order("a", own)
-    assert (cancelled.status, cancelled.last_update_reason) == (OrderStatus.CANCELED,
-                                                                UpdateReason.SELF_TRADE_CANCEL)
+    assert (cancelled.status, cancelled.last_update_reason) == (OrderStatus.CANCELED, UpdateReason.SELF_TRADE_CANCEL)
     assert res.order.remaining_count_e2 == 100 and ex.orderbook(M).yes == ((5000, 100),)
     assert all(t.count_e2 for t in ex.trade_log()) and len(ex.trade_log()) == 2
 
@@ -243,7 +244,10 @@ def test_reduce_only_requires_ioc_and_caps_to_position() -> None:
     res = ask(ex, "a", 5000, 500, reduce_only=True, time_in_force=IOC)
     assert res.fill_count_e2 == 200 and res.order.last_update_reason is UpdateReason.REDUCE_ONLY_CANCEL
     assert (res.order.status, res.order.initial_count_e2, res.order.remaining_count_e2) == (
-        OrderStatus.CANCELED, 500, 0)
+        OrderStatus.CANCELED,
+        500,
+        0,
+    )
     assert ex.positions("a")[0].position_e2 == 0
 
 
@@ -256,7 +260,11 @@ def test_fills_carry_both_sides_of_a_trade() -> None:
     assert maker.fill_id == taker.fill_id == trade.trade_id
     assert (maker.is_taker, taker.is_taker) == (False, True)
     assert (maker.side, maker.outcome_side, taker.side, taker.outcome_side) == (
-        Side.ASK, OutcomeSide.NO, Side.BID, OutcomeSide.YES)
+        Side.ASK,
+        OutcomeSide.NO,
+        Side.BID,
+        OutcomeSide.YES,
+    )
     assert maker.yes_price_e4 == taker.yes_price_e4 == 4000 and maker.no_price_e4 == 6000
     assert (maker.post_position_e2, taker.post_position_e2) == (-1000, 1000)
     assert taker.fee_e4 == 1680 and maker.fee_e4 == 420  # 0.07/0.0175 * 10 * 0.24
@@ -296,17 +304,18 @@ def test_trades_newest_first_with_cursor_and_time_filter() -> None:
 
 def test_unknown_market_account_and_order_are_404() -> None:
     ex = world()
-    for call in (lambda: ex.place_order("a", OrderRequest("NOPE", Side.BID, 5000, 100)),
-                 lambda: bid(ex, "ghost", 5000, 100),
-                 lambda: ex.cancel_order("a", "no-such-order"),
-                 lambda: ex.get_order("b", bid(ex, "a", 4000, 100).order.order_id)):
+    for call in (
+        lambda: ex.place_order("a", OrderRequest("NOPE", Side.BID, 5000, 100)),
+        lambda: bid(ex, "ghost", 5000, 100),
+        lambda: ex.cancel_order("a", "no-such-order"),
+        lambda: ex.get_order("b", bid(ex, "a", 4000, 100).order.order_id),
+    ):
         with pytest.raises(ExchangeError) as exc:
             call()
         assert exc.value.http_status == 404
 
 
-@pytest.mark.parametrize(("fee_type", "maker_fee"), [(FeeType.QUADRATIC, 0),
-                                                     (FeeType.QUADRATIC_WITH_MAKER_FEES, 4375)])
+@pytest.mark.parametrize(("fee_type", "maker_fee"), [(FeeType.QUADRATIC, 0), (FeeType.QUADRATIC_WITH_MAKER_FEES, 4375)])
 def test_makers_pay_only_where_the_series_charges_them(fee_type: FeeType, maker_fee: int) -> None:
     ex = world(fee_type=fee_type)
     ask(ex, "a", 5000, 100_00)
@@ -346,8 +355,10 @@ def test_maker_stp_inside_a_sweep_and_bought_yes_covering_a_resting_ask() -> Non
     own = ask(ex, "poor", 4000, 100).order.order_id
     ask(ex, "b", 3000, 200)
     ask(ex, "c", 4000, 200)
-    res = ex.place_order("poor", OrderRequest(M, Side.BID, 4000, 400, time_in_force=IOC,
-                                              self_trade_prevention_type=SelfTradePrevention.MAKER))
+    res = ex.place_order(
+        "poor",
+        OrderRequest(M, Side.BID, 4000, 400, time_in_force=IOC, self_trade_prevention_type=SelfTradePrevention.MAKER),
+    )
     assert [(f.yes_price_e4, f.count_e2, f.fee_e4) for f in res.fills] == [(3000, 200, 294), (4000, 200, 336)]
     assert ex.get_order("poor", own).last_update_reason is UpdateReason.SELF_TRADE_CANCEL
     assert ex.balance("poor") == 1_0370 and ex.reserved_e6("poor") == 0

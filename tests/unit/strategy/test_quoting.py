@@ -154,7 +154,14 @@ def test_params_from_config_defaults() -> None:
     assert (params.hard_low_e4, params.hard_high_e4) == (500, 9500)
     assert (params.min_total_spread_e4, params.max_total_spread_e4) == (200, 1000)
     assert params.spread_shock_e4 == 2500 and params.position_limit_buffer == 0.1
-    default_a = params_from_config(AsModelConfig(), ExtremePricesConfig(), ThrottlingConfig(), RiskConfig(),
-                                   category="crypto", order_size_e2=200, max_position_e2=1600)
+    default_a = params_from_config(
+        AsModelConfig(),
+        ExtremePricesConfig(),
+        ThrottlingConfig(),
+        RiskConfig(),
+        category="crypto",
+        order_size_e2=200,
+        max_position_e2=1600,
+    )
     assert default_a.model.a == AsModelConfig().a_fallback_per_s
     assert make_quotes(view(), params).bid is not None
