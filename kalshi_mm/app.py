@@ -1,8 +1,13 @@
 """Composition root: command line -> validated config -> credentials -> endpoint -> (trading).
 
-``runner.py`` is a thin shim over :func:`main`. Exit statuses: 0 success, 2 bad config, credentials or
-arguments (with a message naming the problem, never a traceback), 3 the requested trading mode is not
-available in this build.
+``runner.py`` is a thin shim over :func:`main`. Exit statuses: 0 success (a clean ``--duration`` run or a
+clean shutdown on SIGINT/SIGTERM), 1 a fatal error while trading (credentials refused, database unusable,
+orders of ours left resting after shutdown), 2 bad config, credentials or arguments (with a message naming
+the problem, never a traceback), 3 the requested trading mode is not available in this build (volatility).
+
+For ``--exchange sim`` the embedded exchange is started here with a paper account and WebSocket streaming
+enabled (see :func:`with_sim_websocket`), and handed to the :class:`~kalshi_mm.runtime.Runtime`, which
+stops it last.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ from typing import Any
 
 from dotenv import dotenv_values
 
-from kalshi_mm.clock import LiveClock
+from kalshi_mm.api.errors import FatalError
+from kalshi_mm.api.rest import KalshiTradingAPI
+from kalshi_mm.clock import Clock, LiveClock
 from kalshi_mm.config.credentials import (
     Credentials,
     CredentialsError,
@@ -30,11 +37,13 @@ from kalshi_mm.config.credentials import (
 )
 from kalshi_mm.config.settings import AppConfig, ConfigError, config_to_dict, load_config, validate_config
 from kalshi_mm.logs import configure_logging, register_secret
+from kalshi_mm.runtime import ApiFactory, Runtime, StartupError
 from kalshi_mm.sim.server import EmbeddedExchange
 
 log = logging.getLogger("kalshi_mm.app")
 
 EXIT_OK = 0
+EXIT_FATAL = 1
 EXIT_USAGE = 2
 EXIT_NOT_AVAILABLE = 3
 
@@ -151,23 +160,70 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         log.warning(PROD_BANNER)
     log.info("mode=%s exchange=%s credentials=%s", cfg.mode, endpoint.kind.value, describe_credentials(credentials))
     log.debug("effective config: %s", json.dumps(config_to_dict(cfg), default=str))
+    if cfg.mode != "discovery":
+        # The volatility mode (scanner + session manager) is its own issue; until it lands say so plainly
+        # rather than look like a daemon that trades.
+        log.error("volatility mode is not implemented yet (exchange %s); use --mode discovery", endpoint.kind.value)
+        print("kalshi_mm: volatility mode is not implemented yet; run with --mode discovery.", file=sys.stderr)
+        return EXIT_NOT_AVAILABLE
+    clock = LiveClock()
     embedded = None
     if endpoint.kind is EndpointKind.SIM:
         embedded, endpoint, credentials = start_embedded_exchange(cfg.exchange.rate_limit_tier)
-    # The trading loop arrives with the exchange, client and strategy issues; until then say so plainly
-    # rather than look like a daemon that trades.
-    log.error(
-        "trading is not implemented in this build yet: only --check-config is available (mode %s, exchange %s)",
-        cfg.mode,
-        endpoint.kind.value,
-    )
-    print(
-        "kalshi_mm: trading is not implemented yet; run with --check-config to validate a config.",
-        file=sys.stderr,
-    )
-    if embedded is not None:
-        embedded.stop()
-    return EXIT_NOT_AVAILABLE
+        cfg = with_sim_websocket(cfg)
+    return run_trading(cfg, endpoint, credentials, clock, exchange=embedded, duration_s=args.duration)
+
+
+def with_sim_websocket(cfg: AppConfig) -> AppConfig:
+    """The config with the WebSocket feed on: the embedded exchange serves it on 127.0.0.1, so a paper run
+    exercises the same streaming path (books, fills, liveness checks) as production instead of REST polling."""
+    if cfg.websockets.enabled:
+        return cfg
+    data = config_to_dict(cfg)
+    data["websockets"]["enabled"] = True
+    log.info("embedded exchange: websockets.enabled set to true for this run (the exchange streams locally)")
+    return validate_config(data, source="embedded exchange")
+
+
+def run_trading(
+    cfg: AppConfig,
+    endpoint: ExchangeEndpoint,
+    credentials: Credentials | None,
+    clock: Clock,
+    *,
+    exchange: EmbeddedExchange | None = None,
+    duration_s: float | None = None,
+    install_signals: bool = True,
+    api_factory: ApiFactory = KalshiTradingAPI,
+) -> int:
+    """Build the runtime, run the configured mode on it, shut down in order; the process exit status.
+
+    ``exchange`` (the embedded exchange of a sim run) is handed to the runtime, which stops it last.
+    """
+    # Imported here: a mode's dependencies (numpy for scoring, ...) load only when that mode runs.
+    from kalshi_mm.modes.discovery_mode import run_discovery_mode
+
+    try:
+        rt = Runtime.build(cfg, endpoint, credentials, clock, exchange=exchange, api_factory=api_factory)
+    except StartupError as exc:
+        log.error("cannot start: %s", exc)
+        if exchange is not None:
+            exchange.stop()
+        return EXIT_FATAL
+    code = EXIT_FATAL
+    try:
+        if install_signals:
+            rt.install_signal_handlers()
+        rt.start()
+        code = run_discovery_mode(rt, duration_s)
+    except FatalError as exc:
+        log.error("fatal: %s; shutting down", exc)
+        code = EXIT_FATAL
+    finally:
+        if not rt.close():
+            code = code or EXIT_FATAL
+    log.info("exit status %d", code)
+    return code
 
 
 def start_embedded_exchange(tier: str) -> tuple[EmbeddedExchange, ExchangeEndpoint, Credentials]:

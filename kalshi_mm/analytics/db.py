@@ -80,7 +80,10 @@ ON CONFLICT (fill_id) DO NOTHING"""
 
 _FILL_ORDER = """
 UPDATE orders
-SET status = CASE WHEN :fully_filled THEN 'filled' ELSE 'partially_filled' END,
+SET status = CASE WHEN :fully_filled THEN 'filled'
+                  -- a partial fill reported after the cancel (it happened before it) keeps the order cancelled
+                  WHEN status IN ('cancelled', 'expired') THEN status
+                  ELSE 'partially_filled' END,
     filled_count_e2 = filled_count_e2 + :count_e2,
     filled_notional_e6 = filled_notional_e6 + :price_e4 * :count_e2,
     fee_e4 = fee_e4 + :fee_e4,

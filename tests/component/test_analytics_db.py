@@ -786,3 +786,16 @@ def test_amend_updates_a_live_order_and_not_a_finished_one(
     assert (orders["o-a"]["placed_price_e4"], orders["o-a"]["placed_count_e2"]) == (4800, 600)
     assert orders["o-a"]["updated_ts"] == START + 1
     assert orders["o-b"]["placed_count_e2"] == 500 and orders["o-b"]["status"] == "cancelled"
+
+
+def test_partial_fill_logged_after_the_cancel_keeps_the_order_cancelled(
+    clock: SimClock, open_db: Callable[..., AnalyticsDB]
+) -> None:
+    db = open_db()
+    run_id = db.create_strategy_run(strategy_name="s", market_ticker="KXT-1", trade_side="yes")
+    place(db, "o-late", run_id, count_e2=1000, client_order_id="c-late")
+    db.log_order_cancelled("o-late", reason="requote")
+    db.log_order_filled(order_id="o-late", price_e4=4700, count_e2=300, fee_e4=10, fully_filled=False)
+    db.close()
+    (row,) = query(db.path, "SELECT status, filled_count_e2 FROM orders WHERE order_id = 'o-late'")
+    assert (row["status"], row["filled_count_e2"]) == ("cancelled", 300)

@@ -1,0 +1,227 @@
+"""Daemon plumbing shared by the trading modes: build the long-lived objects, start them, stop them in order.
+
+:class:`Runtime` owns, for one process: the REST client (:class:`KalshiTradingAPI`), the market-state store
+(:class:`MarketStateStore`, with the REST order-book fallback), the WebSocket client feeding it (when
+``websockets.enabled``), the analytics database and, for ``--exchange sim``, the embedded exchange. A mode
+(``kalshi_mm.modes``) runs its sessions on top of it and waits on :attr:`Runtime.stop_event`, which SIGINT,
+SIGTERM and the ``--duration`` deadline all set.
+
+Shutdown order (:meth:`Runtime.close`), after the mode has stopped its sessions: sweep the exchange for any
+order of ours still resting (by the sessions' client_order_id prefixes) and cancel it, confirmed by a REST
+``get_orders``; stop the WebSocket; close the REST client; flush and close the database; stop the embedded
+exchange last, so every cancel and every final fill read above still had an exchange to talk to.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+
+from kalshi_mm.analytics.db import AnalyticsDB
+from kalshi_mm.api.errors import ApiError, NotFoundError
+from kalshi_mm.api.rest import KalshiTradingAPI
+from kalshi_mm.api.rest_fallback import RestOrderbookFallback
+from kalshi_mm.api.types import Order
+from kalshi_mm.api.websocket import KalshiWebsocketClient
+from kalshi_mm.clock import Clock
+from kalshi_mm.config.credentials import Credentials, ExchangeEndpoint
+from kalshi_mm.config.settings import AppConfig
+from kalshi_mm.sim.server import EmbeddedExchange
+from kalshi_mm.state.store import MarketStateStore
+
+__all__ = ["ApiFactory", "Runtime", "StartupError", "SweepResult"]
+
+log = logging.getLogger("kalshi_mm.runtime")
+
+ApiFactory = Callable[..., KalshiTradingAPI]
+
+# Real seconds: bounds on the shutdown steps, so a wedged disk or exchange cannot hang the process forever.
+DB_CLOSE_TIMEOUT_S = 30.0
+WS_STOP_TIMEOUT_S = 5.0
+SWEEP_ATTEMPTS = 3
+
+
+class StartupError(Exception):
+    """The runtime could not be built or started (bad endpoint, unreadable database, refused credentials)."""
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """Outcome of the shutdown order sweep: orders cancelled, and orders of ours still resting afterwards."""
+
+    cancelled: int
+    remaining: tuple[str, ...]
+
+    @property
+    def clean(self) -> bool:
+        return not self.remaining
+
+
+@dataclass
+class Runtime:
+    """The process's long-lived objects (see the module docstring). Build with :meth:`build`."""
+
+    cfg: AppConfig
+    clock: Clock
+    api: KalshiTradingAPI
+    store: MarketStateStore
+    db: AnalyticsDB
+    ws: KalshiWebsocketClient | None = None
+    exchange: EmbeddedExchange | None = None
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    stop_reason: str | None = None
+    _previous_handlers: dict[int, Any] = field(default_factory=dict)
+    _closed: bool = False
+
+    @classmethod
+    def build(
+        cls,
+        cfg: AppConfig,
+        endpoint: ExchangeEndpoint,
+        credentials: Credentials | None,
+        clock: Clock,
+        *,
+        exchange: EmbeddedExchange | None = None,
+        api_factory: ApiFactory = KalshiTradingAPI,
+    ) -> Runtime:
+        """Create (not start) every object from the config and the resolved endpoint.
+
+        ``exchange``: the embedded exchange the app started for ``--exchange sim``; the runtime stops it last.
+        ``api_factory``: the REST client class (tests pass a subclass standing in for a flaky network).
+        """
+        if endpoint.rest_url is None:
+            raise StartupError(f"endpoint {endpoint.kind.value} has no REST URL (was the exchange started?)")
+        try:
+            db = AnalyticsDB(
+                cfg.analytics.db_path,
+                clock,
+                commit_interval_s=cfg.analytics.commit_interval_seconds,
+                max_batch_rows=cfg.analytics.max_batch_rows,
+                max_queue_rows=cfg.analytics.max_queue_rows,
+            )
+        except Exception as exc:  # sqlite3 errors, schema newer than this code, unwritable directory
+            raise StartupError(f"analytics database {cfg.analytics.db_path}: {type(exc).__name__}: {exc}") from exc
+        api = api_factory(endpoint.rest_url, credentials, clock, tier=cfg.exchange.rate_limit_tier)
+        fallback = RestOrderbookFallback(api)
+        store = MarketStateStore(
+            clock,
+            cfg.websockets,
+            rest_fallback=fallback,
+            rest_orderbook_ttl_s=1.0,
+        )
+        ws = None
+        if cfg.websockets.enabled:
+            if endpoint.ws_url is None:
+                db.close(DB_CLOSE_TIMEOUT_S)
+                raise StartupError(f"websockets.enabled but endpoint {endpoint.kind.value} has no WebSocket URL")
+            ws = KalshiWebsocketClient(endpoint.ws_url, credentials, clock, store, cfg.websockets, rest=api)
+        return cls(cfg=cfg, clock=clock, api=api, store=store, db=db, ws=ws, exchange=exchange)
+
+    # --- start ------------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Check the account answers (a refused key is fatal here, not in every session), start the WebSocket."""
+        balance = self.api.get_balance()  # raises AuthenticationError / PermissionDeniedError on a bad key
+        log.info("account reachable at %s (balance %s e4)", self.api.base_url, balance.balance_e4)
+        if self.ws is not None:
+            self.ws.start()
+
+    def install_signal_handlers(self) -> None:
+        """SIGINT/SIGTERM set :attr:`stop_event` (a clean shutdown). Only possible from the main thread."""
+        if threading.current_thread() is not threading.main_thread():
+            log.debug("not the main thread: signal handlers not installed")
+            return
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self._previous_handlers[signum] = signal.signal(signum, self._on_signal)
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if self.stop_event.is_set():
+            log.warning("%s received while already shutting down; still stopping cleanly", name)
+            return
+        self.request_stop(f"signal {name}")
+
+    def request_stop(self, reason: str) -> None:
+        """Ask the mode to shut down (any thread, signal handler included)."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        log.info("shutdown requested: %s", reason)
+        self.stop_event.set()
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep ``seconds`` on the clock, waking early (True) when a stop is requested."""
+        return self.clock.wait(seconds, self.stop_event)
+
+    # --- shutdown ---------------------------------------------------------------------------------------------
+
+    def resting_orders(self, prefixes: Iterable[str]) -> list[Order]:
+        """Our resting orders: those whose client_order_id starts with one of ``prefixes`` (REST read)."""
+        wanted = tuple(prefixes)
+        if not wanted:
+            return []
+        return [o for o in self.api.get_orders() if o.client_order_id and o.client_order_id.startswith(wanted)]
+
+    def sweep_orders(self, prefixes: Iterable[str], reason: str = "shutdown") -> SweepResult:
+        """Cancel every resting order of ours (by client_order_id prefix) and confirm with ``get_orders``.
+
+        Orders on the account without one of our prefixes (placed by hand or another program) are left alone.
+        Never raises: a failed read or cancel is logged and the order reported as remaining.
+        """
+        wanted = tuple(prefixes)
+        cancelled = 0
+        remaining: tuple[str, ...] = ()
+        for _attempt in range(SWEEP_ATTEMPTS):
+            try:
+                resting = self.resting_orders(wanted)
+            except ApiError as exc:
+                log.error("order sweep: cannot list resting orders: %s", exc)
+                return SweepResult(cancelled, ("<unknown: get_orders failed>",))
+            remaining = tuple(o.order_id for o in resting)
+            if not resting:
+                break
+            for order in resting:
+                try:
+                    self.api.cancel_order(order.order_id, order.ticker)
+                except NotFoundError:
+                    continue  # filled or cancelled meanwhile: gone either way
+                except ApiError as exc:
+                    log.warning("order sweep: cancel of %s failed: %s", order.order_id, exc)
+                    continue
+                cancelled += 1
+                self.db.log_order_cancelled(order.order_id, reason=reason)
+        else:
+            try:
+                remaining = tuple(o.order_id for o in self.resting_orders(wanted))
+            except ApiError as exc:
+                log.error("order sweep: cannot confirm: %s", exc)
+                remaining = ("<unknown: get_orders failed>",)
+        if cancelled:
+            log.warning("order sweep cancelled %d order(s) the sessions left resting", cancelled)
+        if remaining:
+            log.error("order sweep: %d order(s) of ours still resting: %s", len(remaining), ", ".join(remaining))
+        return SweepResult(cancelled, remaining)
+
+    def close(self) -> bool:
+        """Stop everything in order (see the module docstring); idempotent. True when the database closed cleanly."""
+        if self._closed:
+            return True
+        self._closed = True
+        for signum, handler in self._previous_handlers.items():
+            signal.signal(signum, handler)
+        self._previous_handlers.clear()
+        if self.ws is not None:
+            self.ws.stop(WS_STOP_TIMEOUT_S)
+        self.api.close()
+        db_ok = self.db.close(DB_CLOSE_TIMEOUT_S)
+        if not db_ok:
+            log.error("analytics database did not finish writing within %.0f s", DB_CLOSE_TIMEOUT_S)
+        stats = self.db.stats()
+        log.info("analytics: %s", stats)
+        if self.exchange is not None:
+            self.exchange.stop()
+        return db_ok
