@@ -21,4 +21,5 @@ USER kalshi
 VOLUME ["/data"]
 # SIGTERM starts the clean shutdown (cancel all orders, flush the DB); fly.toml's kill_timeout leaves time for it.
 STOPSIGNAL SIGTERM
-CMD ["python", "runner.py", "--config", "config.yaml", "--db", "/data/trading_analytics.db", "--log-dir", "/data/logs"]
+# --mode discovery until volatility mode (the config's default) is built; remove it then.
+CMD ["python", "runner.py", "--config", "config.yaml", "--mode", "discovery", "--db", "/data/trading_analytics.db", "--log-dir", "/data/logs"]

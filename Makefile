@@ -20,10 +20,11 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(VENV)/.installed ## Create .venv and install requirements (only when needed)
 
-# Trading lands with the embedded-exchange and strategy issues; until then `make run` validates the config
-# and shows what the daemon would use (runner.py without --check-config says plainly that it cannot trade yet).
-run: venv ## Run the daemon (embedded exchange when no credentials are set); for now: validate the config
-	$(PY) runner.py --config $(CONFIG) --check-config $(ARGS)
+# Discovery mode trades today; volatility mode (the config's default) lands with its own issue, so `make run`
+# asks for discovery explicitly until then. With no credentials it paper-trades on the embedded exchange.
+MODE ?= discovery
+run: venv ## Run the daemon (embedded exchange when no credentials are set); MODE=discovery, ARGS="--duration 120"
+	$(PY) runner.py --config $(CONFIG) --mode $(MODE) $(ARGS)
 
 check-config: venv ## Validate config.yaml and print the effective config (secrets masked)
 	$(PY) runner.py --config $(CONFIG) --check-config
