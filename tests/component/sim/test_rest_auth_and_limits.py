@@ -103,7 +103,6 @@ def test_batch_bills_per_item_and_is_refused_whole(embedded: EmbeddedExchange, s
         "self_trade_prevention_type": "maker",
         "post_only": True,
     }
-    headers = auth_headers(account.access_key, account.private_key, sim_clock.time_ms(), "DELETE", path)
     # Basic write bucket: 100 tokens; 11 creates x 10 tokens cannot fit, so nothing is created.
     headers = auth_headers(account.access_key, account.private_key, sim_clock.time_ms(), "POST", path)
     too_big = requests.post(
