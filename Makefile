@@ -42,7 +42,7 @@ format: venv ## Apply ruff's formatter and autofixes
 	$(PY) -m ruff format .
 
 bench: venv ## Run the benchmarks in bench/ (figures, not pass/fail)
-	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@for b in bench/bench_*.py; do echo "== $$b"; PYTHONPATH=. $(PY) $$b || exit 1; done
 
 clean: ## Remove the venv and caches (keeps data/ and logs/)
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
