@@ -3,7 +3,8 @@
 ``runner.py`` is a thin shim over :func:`main`. Exit statuses: 0 success (a clean ``--duration`` run or a
 clean shutdown on SIGINT/SIGTERM), 1 a fatal error while trading (credentials refused, database unusable,
 orders of ours left resting after shutdown), 2 bad config, credentials or arguments (with a message naming
-the problem, never a traceback), 3 the requested trading mode is not available in this build (volatility).
+the problem, never a traceback), 3 the requested trading mode is not available in this build (reserved:
+both modes, volatility and discovery, are available).
 
 For ``--exchange sim`` the embedded exchange is started here with a paper account and WebSocket streaming
 enabled (see :func:`with_sim_websocket`), and handed to the :class:`~kalshi_mm.runtime.Runtime`, which
@@ -160,12 +161,6 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         log.warning(PROD_BANNER)
     log.info("mode=%s exchange=%s credentials=%s", cfg.mode, endpoint.kind.value, describe_credentials(credentials))
     log.debug("effective config: %s", json.dumps(config_to_dict(cfg), default=str))
-    if cfg.mode != "discovery":
-        # The volatility mode (scanner + session manager) is its own issue; until it lands say so plainly
-        # rather than look like a daemon that trades.
-        log.error("volatility mode is not implemented yet (exchange %s); use --mode discovery", endpoint.kind.value)
-        print("kalshi_mm: volatility mode is not implemented yet; run with --mode discovery.", file=sys.stderr)
-        return EXIT_NOT_AVAILABLE
     clock = LiveClock()
     embedded = None
     if endpoint.kind is EndpointKind.SIM:
@@ -202,6 +197,9 @@ def run_trading(
     """
     # Imported here: a mode's dependencies (numpy for scoring, ...) load only when that mode runs.
     from kalshi_mm.modes.discovery_mode import run_discovery_mode
+    from kalshi_mm.modes.volatility_mode import run_volatility_mode
+
+    run_mode = run_volatility_mode if cfg.mode == "volatility" else run_discovery_mode
 
     try:
         rt = Runtime.build(cfg, endpoint, credentials, clock, exchange=exchange, api_factory=api_factory)
@@ -215,7 +213,7 @@ def run_trading(
         if install_signals:
             rt.install_signal_handlers()
         rt.start()
-        code = run_discovery_mode(rt, duration_s)
+        code = run_mode(rt, duration_s)
     except FatalError as exc:
         log.error("fatal: %s; shutting down", exc)
         code = EXIT_FATAL

@@ -12,10 +12,10 @@ import pytest
 import yaml
 
 from kalshi_mm.analytics import AnalyticsDB
-from kalshi_mm.clock import SimClock
+from kalshi_mm.clock import LiveClock, SimClock
+from kalshi_mm.sim.server import EmbeddedExchange
 
 ROOT = Path(__file__).resolve().parents[2]
-KEY_ID = "7d1c0a5e-aaaa-bbbb-cccc-0123456789ab"
 
 
 def run(*args: str, env_extra: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -69,26 +69,59 @@ def test_bad_invocations_exit_2_without_traceback(args: tuple[str, ...], needle:
     assert "Traceback" not in proc.stderr
 
 
-def test_without_check_config_it_refuses_to_pretend_to_trade(tmp_path: Path) -> None:
-    proc = run("--config", "config.yaml", "--log-dir", str(tmp_path / "logs"), "--db", str(tmp_path / "a.db"))
-    assert proc.returncode == 3
-    assert "not implemented" in proc.stderr
-
-
-def test_private_key_never_reaches_output_logs_or_db(tmp_path: Path, rsa_pem: str) -> None:
-    one_line = rsa_pem.replace("\n", "\\n")
-    env = {"KALSHI_ACCESS_KEY": KEY_ID, "KALSHI_PRIVATE_KEY": one_line}
-    log_dir, db_path = tmp_path / "logs", tmp_path / "run.db"
-    config = debug_config(tmp_path)
-    checked = run("--config", str(config), "--exchange", "demo", "--check-config", env_extra=env)
-    assert checked.returncode == 0, checked.stderr
-    ran = run(
-        "--config", str(config), "--exchange", "demo", "--log-dir", str(log_dir), "--db", str(db_path), env_extra=env
+def test_default_mode_runs_volatility_against_the_embedded_exchange(tmp_path: Path) -> None:
+    # No credentials: exchange auto picks the embedded exchange; the default mode is volatility.
+    proc = run(
+        "--config",
+        "config.yaml",
+        "--duration",
+        "8",
+        "--log-dir",
+        str(tmp_path / "logs"),
+        "--db",
+        str(tmp_path / "a.db"),
     )
-    assert ran.returncode == 3
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "mode=volatility exchange=sim" in proc.stderr
+    assert "volatility mode stopped" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_private_key_never_reaches_output_logs_or_db(tmp_path: Path, rsa_key, rsa_pem: str) -> None:  # type: ignore[no-untyped-def]
+    # A local exchange that knows the test key stands in for Kalshi: nothing here may reach the network.
+    server = EmbeddedExchange(LiveClock(), scenario="default", seed=3).start()
+    try:
+        account = server.create_account("keyholder", public_key=rsa_key.public_key())
+        env = {
+            "KALSHI_ACCESS_KEY": account.access_key,
+            "KALSHI_PRIVATE_KEY": rsa_pem.replace("\n", "\\n"),
+            "KALSHI_BASE_URL": server.rest_url,
+            "KALSHI_WS_URL": server.ws_url,
+        }
+        log_dir, db_path = tmp_path / "logs", tmp_path / "run.db"
+        config = debug_config(tmp_path)
+        checked = run("--config", str(config), "--check-config", env_extra=env)
+        assert checked.returncode == 0, checked.stderr
+        ran = run(
+            "--config",
+            str(config),
+            "--mode",
+            "discovery",
+            "--duration",
+            "6",
+            "--log-dir",
+            str(log_dir),
+            "--db",
+            str(db_path),
+            env_extra=env,
+        )
+    finally:
+        server.stop()
+    assert ran.returncode == 0, ran.stderr[-2000:]
     assert "DEBUG" in ran.stderr  # the run really logged at DEBUG, including the effective config
     effective = json.loads(checked.stdout)
     assert effective["credentials"]["configured"] is True
+    assert effective["exchange_endpoint"]["kind"] == "custom"
     # The effective config is what strategy runs store in config_params: store it as they will.
     with AnalyticsDB(db_path, SimClock()) as db:
         db.create_strategy_run(
@@ -105,6 +138,6 @@ def test_private_key_never_reaches_output_logs_or_db(tmp_path: Path, rsa_pem: st
             outputs[str(path)] = path.read_bytes().decode("latin-1")
     assert any(str(db_path) == name for name in outputs)
     for name, text in outputs.items():
-        assert KEY_ID not in text, name
+        assert account.access_key not in text, name
         for fragment in fragments(rsa_pem):
             assert fragment not in text, f"key material in {name}"
