@@ -21,5 +21,5 @@ USER kalshi
 VOLUME ["/data"]
 # SIGTERM starts the clean shutdown (cancel all orders, flush the DB); fly.toml's kill_timeout leaves time for it.
 STOPSIGNAL SIGTERM
-# --mode discovery until volatility mode (the config's default) is built; remove it then.
+# --mode discovery: it trades the most liquid markets at once; drop it to run the config's mode (volatility).
 CMD ["python", "runner.py", "--config", "config.yaml", "--mode", "discovery", "--db", "/data/trading_analytics.db", "--log-dir", "/data/logs"]

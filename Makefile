@@ -20,8 +20,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(VENV)/.installed ## Create .venv and install requirements (only when needed)
 
-# Discovery mode trades today; volatility mode (the config's default) lands with its own issue, so `make run`
-# asks for discovery explicitly until then. With no credentials it paper-trades on the embedded exchange.
+# Discovery mode trades within a minute of starting; volatility mode (the config's default) waits for volatility
+# events, which the default simulated market rarely produces early with the stock thresholds. With no credentials
+# it paper-trades on the embedded exchange. MODE=volatility runs the config's default mode.
 MODE ?= discovery
 run: venv ## Run the daemon (embedded exchange when no credentials are set); MODE=discovery, ARGS="--duration 120"
 	$(PY) runner.py --config $(CONFIG) --mode $(MODE) $(ARGS)

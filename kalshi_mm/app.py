@@ -3,8 +3,7 @@
 ``runner.py`` is a thin shim over :func:`main`. Exit statuses: 0 success (a clean ``--duration`` run or a
 clean shutdown on SIGINT/SIGTERM), 1 a fatal error while trading (credentials refused, database unusable,
 orders of ours left resting after shutdown), 2 bad config, credentials or arguments (with a message naming
-the problem, never a traceback), 3 the requested trading mode is not available in this build (reserved:
-both modes, volatility and discovery, are available).
+the problem, never a traceback); a second SIGINT/SIGTERM during shutdown exits at once (128 + signal).
 
 For ``--exchange sim`` the embedded exchange is started here with a paper account and WebSocket streaming
 enabled (see :func:`with_sim_websocket`), and handed to the :class:`~kalshi_mm.runtime.Runtime`, which
@@ -46,7 +45,6 @@ log = logging.getLogger("kalshi_mm.app")
 EXIT_OK = 0
 EXIT_FATAL = 1
 EXIT_USAGE = 2
-EXIT_NOT_AVAILABLE = 3
 
 PROD_BANNER = """
 ################################################################################
