@@ -140,6 +140,10 @@ class DailySweepFileHandler(logging.Handler):
         self.setFormatter(logging.Formatter(LOG_FORMAT))
         self.addFilter(SecretRedactingFilter())
 
+    def targets(self, log_dir: Path, clock: Clock) -> bool:
+        """True if this handler writes ``log_dir``'s sweep files on ``clock``."""
+        return self._clock is clock and self._log_dir.resolve() == log_dir.resolve()
+
     def path_for_today(self) -> Path:
         return self._log_dir / f"volatility_sweep_details_{self._clock.now().strftime('%Y%m%d')}.log"
 
@@ -170,12 +174,19 @@ class DailySweepFileHandler(logging.Handler):
 
 
 def sweep_logger(log_dir: Path, clock: Clock) -> logging.Logger:
-    """The logger for per-sweep scanner details; does not propagate, so the console stays readable."""
+    """The logger for per-sweep scanner details; does not propagate, so the console stays readable.
+
+    One sweep file at a time: asking again for another directory or clock replaces the previous handler.
+    """
     logger = logging.getLogger("kalshi_mm.volatility.sweep")
     logger.propagate = False
     # The sweep file is its own record, kept at INFO whatever the console level is.
     if logger.level == logging.NOTSET:
         logger.setLevel(logging.INFO)
-    if not any(isinstance(h, DailySweepFileHandler) for h in logger.handlers):
-        logger.addHandler(DailySweepFileHandler(log_dir, clock))
+    for handler in list(logger.handlers):
+        if isinstance(handler, DailySweepFileHandler) and handler.targets(log_dir, clock):
+            return logger
+        logger.removeHandler(handler)
+        handler.close()
+    logger.addHandler(DailySweepFileHandler(log_dir, clock))
     return logger

@@ -91,3 +91,20 @@ def test_filter_never_drops_records(args: tuple[str, ...]) -> None:
     record = logging.LogRecord("t", logging.INFO, __file__, 1, args[0], args[1:] or None, None)
     assert SecretRedactingFilter().filter(record) is True
     assert record.args is None and isinstance(record.msg, str)
+
+
+def test_sweep_logger_follows_the_latest_directory(tmp_path: Path) -> None:
+    clock = SimClock(start=1_764_115_200.0)  # 2025-11-26 UTC
+    first, second = tmp_path / "a", tmp_path / "b"
+    logger = sweep_logger(first, clock)
+    try:
+        logger.info("to a")
+        assert sweep_logger(first, clock) is logger and len(logger.handlers) == 1
+        sweep_logger(second, clock).info("to b")
+        assert len(logger.handlers) == 1
+    finally:
+        for h in list(logger.handlers):
+            h.close()
+            logger.removeHandler(h)
+    assert "to b" not in (first / "volatility_sweep_details_20251126.log").read_text()
+    assert "to b" in (second / "volatility_sweep_details_20251126.log").read_text()
