@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 
 from kalshi_mm.api.ws_subscriptions import ORDERBOOK
+from kalshi_mm.testing.order_flow import random_flow
 
 from .ws_client_support import (
     MM,
@@ -14,7 +15,6 @@ from .ws_client_support import (
     exchange_levels,
     fill_ids,
     paced,
-    random_flow,
     wait_books_equal,
     wait_until,
     ws_config,

@@ -8,13 +8,14 @@ from collections import Counter
 
 import pytest
 
+from kalshi_mm.testing.order_flow import random_flow
+
 from .ws_client_support import (
     MM,
     TAKERS,
     book_mismatches,
     fill_ids,
     paced,
-    random_flow,
     wait_books_equal,
     wait_until,
     ws_config,

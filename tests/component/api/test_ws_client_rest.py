@@ -7,11 +7,11 @@ from kalshi_mm.api.ratelimit import Priority
 from kalshi_mm.api.rest_fallback import RestOrderbookFallback
 from kalshi_mm.api.types import BookSide, OrderRequest, SelfTradePrevention
 from kalshi_mm.clock import LiveClock
+from kalshi_mm.testing.order_flow import random_flow
 
 from .ws_client_support import (
     TAKERS,
     exchange_levels,
-    random_flow,
     wait_books_equal,
     wait_until,
     ws_config,

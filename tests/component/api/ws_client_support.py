@@ -18,9 +18,8 @@ from kalshi_mm.api.websocket import KalshiWebsocketClient
 from kalshi_mm.clock import Clock, LiveClock, SimClock
 from kalshi_mm.config.credentials import Credentials
 from kalshi_mm.config.sections_infra import WebsocketsConfig
-from kalshi_mm.sim.errors import ExchangeError
 from kalshi_mm.sim.exchange import Exchange
-from kalshi_mm.sim.model import Event, Market, OrderRequest, OrderStatus, Series, Side, TimeInForce
+from kalshi_mm.sim.model import Event, Market, Series
 from kalshi_mm.sim.server import EmbeddedExchange
 from kalshi_mm.state.store import MarketStateStore
 from kalshi_mm.units import ONE_DOLLAR
@@ -120,64 +119,6 @@ def ws_venue(n_markets: int = 4, *, seed: int = 3) -> Iterator[WsVenue]:
         for client in venue.clients if venue is not None else ():
             client.stop()
         server.stop()
-
-
-def random_flow(
-    exchange: Exchange,
-    tickers: list[str],
-    users: list[str],
-    n: int,
-    seed: int,
-    *,
-    pace: Callable[[int], None] | None = None,
-) -> int:
-    """``n`` random order operations around $0.50 (places, some crossing; cancels; amends; decreases) through the
-    in-process exchange; returns the number of fills made. ``pace(i)`` is called before each operation."""
-    rng = random.Random(seed)
-    resting: list[tuple[str, str, str, Side]] = []
-    fills = 0
-    for i in range(n):
-        if pace is not None:
-            pace(i)
-        user, ticker = rng.choice(users), rng.choice(tickers)
-        roll = rng.random()
-        try:
-            if roll < 0.6 or not resting:
-                side = rng.choice((Side.BID, Side.ASK))
-                offset = rng.randint(-3, 12) * 100  # negative offsets cross the spread
-                price = 5000 - offset if side is Side.BID else 5000 + offset
-                tif = TimeInForce.IMMEDIATE_OR_CANCEL if rng.random() < 0.1 else TimeInForce.GOOD_TILL_CANCELED
-                result = exchange.place_order(
-                    user, OrderRequest(ticker, side, price, rng.randint(1, 20) * 100, time_in_force=tif)
-                )
-                fills += len(result.fills)
-                if result.order.status is OrderStatus.RESTING:
-                    resting.append((user, result.order.order_id, ticker, side))
-            else:
-                user, order_id, ticker, side = resting.pop(rng.randrange(len(resting)))
-                if roll < 0.85:
-                    exchange.cancel_order(user, order_id)
-                elif roll < 0.93:
-                    order = exchange.get_order(user, order_id)
-                    price = min(9900, max(100, order.price_e4 + rng.choice((-200, -100, 100, 200))))
-                    result = exchange.amend_order(
-                        user,
-                        order_id,
-                        ticker=ticker,
-                        side=side,
-                        price_e4=price,
-                        count_e2=order.fill_count_e2 + rng.randint(1, 20) * 100,
-                    )
-                    fills += len(result.fills)
-                    if result.order.status is OrderStatus.RESTING:
-                        resting.append((user, order_id, ticker, side))
-                else:
-                    order = exchange.decrease_order(user, order_id, reduce_by_e2=100).order
-                    if order.status is OrderStatus.RESTING:
-                        resting.append((user, order_id, ticker, side))
-        except ExchangeError:
-            pass  # e.g. the order was filled meanwhile: cancelling it is a 404, as on Kalshi
-    return fills
 
 
 def paced(rate_per_s: float) -> Callable[[int], None]:

@@ -3,12 +3,11 @@ subscription made while orders are flowing."""
 
 from __future__ import annotations
 
-import random
 import threading
 
-from kalshi_mm.sim.errors import ExchangeError
 from kalshi_mm.sim.exchange import Exchange
-from kalshi_mm.sim.model import OrderRequest, OrderStatus, Side, TimeInForce
+from kalshi_mm.sim.model import OrderRequest, Side
+from kalshi_mm.testing.order_flow import random_flow
 from kalshi_mm.units import ONE_DOLLAR, parse_count, parse_price
 
 from .test_ws_support import BookReplica, SmallExchange, expected_book
@@ -16,63 +15,27 @@ from .test_ws_support import BookReplica, SmallExchange, expected_book
 N_OPS = 3_000
 
 
-def random_flow(
+def book_flow(
     exchange: Exchange, tickers: list[str], users: list[str], n: int, seed: int, started: threading.Event | None = None
 ) -> int:
-    """Place / cancel / amend / decrease at random around $0.50 (some orders cross); returns trades made."""
-    rng = random.Random(seed)
-    resting: list[tuple[str, str, str, Side]] = []  # user, order id, ticker, side
-    trades = 0
-    for i in range(n):
+    """Place / cancel / amend / decrease at random around $0.50; ``started`` is set a third of the way in."""
+
+    def pace(i: int) -> None:
         if started is not None and i == n // 3:
             started.set()
-        user, ticker = rng.choice(users), rng.choice(tickers)
-        roll = rng.random()
-        try:
-            if roll < 0.55 or not resting:
-                side = rng.choice((Side.BID, Side.ASK))
-                offset = rng.randint(-3, 12) * 100  # negative offsets cross the spread
-                price = 5000 - offset if side is Side.BID else 5000 + offset
-                tif = TimeInForce.IMMEDIATE_OR_CANCEL if rng.random() < 0.1 else TimeInForce.GOOD_TILL_CANCELED
-                result = exchange.place_order(
-                    user,
-                    OrderRequest(
-                        ticker,
-                        side,
-                        price,
-                        rng.randint(1, 20) * 100,
-                        time_in_force=tif,
-                        client_order_id=f"{user}-{i}" if rng.random() < 0.5 else None,
-                    ),
-                )
-                trades += len(result.fills)
-                if result.order.status is OrderStatus.RESTING:
-                    resting.append((user, result.order.order_id, ticker, side))
-            else:
-                user, order_id, ticker, side = resting.pop(rng.randrange(len(resting)))
-                if roll < 0.8:
-                    exchange.cancel_order(user, order_id)
-                elif roll < 0.9:
-                    order = exchange.get_order(user, order_id)
-                    price = min(9900, max(100, order.price_e4 + rng.choice((-200, -100, 100, 200))))
-                    result = exchange.amend_order(
-                        user,
-                        order_id,
-                        ticker=ticker,
-                        side=side,
-                        price_e4=price,
-                        count_e2=order.fill_count_e2 + rng.randint(1, 20) * 100,
-                    )
-                    trades += len(result.fills)
-                    if result.order.status is OrderStatus.RESTING:
-                        resting.append((user, order_id, ticker, side))
-                else:
-                    order = exchange.decrease_order(user, order_id, reduce_by_e2=100).order
-                    if order.status is OrderStatus.RESTING:
-                        resting.append((user, order_id, ticker, side))
-        except ExchangeError:
-            pass  # e.g. the order was filled meanwhile: cancelling it is a 404, as on Kalshi
-    return trades
+
+    return random_flow(
+        exchange,
+        tickers,
+        users,
+        n,
+        seed,
+        pace=pace,
+        place_below=0.55,
+        cancel_below=0.8,
+        amend_below=0.9,
+        random_client_ids=True,
+    )
 
 
 def test_snapshot_plus_deltas_equal_the_exchange_book() -> None:
@@ -94,7 +57,7 @@ def test_snapshot_plus_deltas_equal_the_exchange_book() -> None:
         result: list[int] = []
         flow = threading.Thread(
             target=lambda: result.append(
-                random_flow(sx.exchange, tickers, ["alice", "bob", "carol"], N_OPS, seed=5, started=started)
+                book_flow(sx.exchange, tickers, ["alice", "bob", "carol"], N_OPS, seed=5, started=started)
             )
         )
         flow.start()
