@@ -19,10 +19,6 @@ from kalshi_mm.strategy.session import SessionConfig
 from kalshi_mm.units import COUNT_SCALE, ONE_DOLLAR
 from kalshi_mm.volatility.regime import RegimeState, is_stale
 
-_E2 = COUNT_SCALE
-_ONE_DOLLAR_E4 = ONE_DOLLAR
-
-
 # --- pure spawn checks --------------------------------------------------------------------------------------
 
 
@@ -47,7 +43,7 @@ class SpawnLimits:
     """The ``volatility_mm`` settings the spawn checks use; money in 1/10,000 $, times in clock seconds."""
 
     max_concurrent_sessions: int = 3
-    max_resting_order_value_e4: int = 10_000 * _ONE_DOLLAR_E4
+    max_resting_order_value_e4: int = 10_000 * ONE_DOLLAR
     disallow_open_positions: bool = True
     allowed_regimes: frozenset[str] = frozenset({"MEAN_REVERTING", "QUIET"})
     require_regime_stability: int = 3
@@ -199,8 +195,8 @@ def resting_order_value_e4(orders: Iterable[Any]) -> int:
         if not getattr(order, "is_resting", False):
             continue
         is_bid = getattr(order.side, "value", order.side) == "bid"
-        price = order.price_e4 if is_bid else _ONE_DOLLAR_E4 - order.price_e4
-        total += order.remaining_count_e2 * price // _E2
+        price = order.price_e4 if is_bid else ONE_DOLLAR - order.price_e4
+        total += order.remaining_count_e2 * price // COUNT_SCALE
     return total
 
 
