@@ -54,7 +54,13 @@ PROD_BANNER = """
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="runner.py", description="kalshi_mm market-making daemon")
+    commands = "\n".join(f"  {name:<11} {help_text}" for name, (_, help_text) in COMMANDS.items())
+    parser = argparse.ArgumentParser(
+        prog="runner.py",
+        description="kalshi_mm market-making daemon",
+        epilog=f"commands (runner.py <command> --help):\n{commands}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--config", default="config.yaml", help="path to the YAML config (default: config.yaml)")
     parser.add_argument("--mode", choices=["volatility", "discovery"], help="override config 'mode'")
     parser.add_argument(
@@ -112,7 +118,28 @@ def describe_endpoint(endpoint: ExchangeEndpoint) -> dict[str, Any]:
     return {"kind": endpoint.kind.value, "rest_url": endpoint.rest_url, "ws_url": endpoint.ws_url}
 
 
+# Operator commands: ``runner.py <command> [options]``; each module has ``main(argv, env) -> int``. Imported
+# only when used, so ``report`` does not load the trading stack and a daemon run does not load matplotlib.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "report": ("kalshi_mm.cli.report", "P&L, fills and session report from the analytics DB"),
+    "status": ("kalshi_mm.cli.control", "a running daemon's state (via its HTTP endpoint)"),
+    "halt": ("kalshi_mm.cli.control", "halt a running daemon's trading (cancels only)"),
+    "resume": ("kalshi_mm.cli.control", "resume a halted daemon"),
+    "cancel-all": ("kalshi_mm.cli.cancel_all", "cancel every resting order of the account on the exchange"),
+}
+
+
+def run_command(name: str, argv: Sequence[str], env: Mapping[str, str] | None) -> int:
+    import importlib
+
+    module = importlib.import_module(COMMANDS[name][0])
+    return int(module.main(name, list(argv), env))
+
+
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in COMMANDS:
+        return run_command(argv[0], argv[1:], env)
     args = build_parser().parse_args(argv)
     if args.duration is not None and not args.duration > 0:
         print(

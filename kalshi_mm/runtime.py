@@ -31,6 +31,7 @@ from kalshi_mm.api.websocket import KalshiWebsocketClient
 from kalshi_mm.clock import Clock
 from kalshi_mm.config.credentials import Credentials, ExchangeEndpoint
 from kalshi_mm.config.settings import AppConfig
+from kalshi_mm.risk.state import TradingStateMachine
 from kalshi_mm.sim.server import EmbeddedExchange
 from kalshi_mm.state.store import MarketStateStore
 
@@ -73,10 +74,15 @@ class Runtime:
     db: AnalyticsDB
     ws: KalshiWebsocketClient | None = None
     exchange: EmbeddedExchange | None = None
+    # ACTIVE / REDUCING / HALTED for the whole account (thread-safe; see kalshi_mm.risk.state).
+    trading: TradingStateMachine = field(init=False)
     stop_event: threading.Event = field(default_factory=threading.Event)
     stop_reason: str | None = None
     _previous_handlers: dict[int, Any] = field(default_factory=dict)
     _closed: bool = False
+
+    def __post_init__(self) -> None:
+        self.trading = TradingStateMachine(self.clock)
 
     @classmethod
     def build(

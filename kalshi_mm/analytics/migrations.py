@@ -64,7 +64,10 @@ class Migration:
         return split_sql_statements(text)
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema (schema.sql)", SCHEMA_PATH),)
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema (schema.sql)", SCHEMA_PATH),
+    Migration(2, "safety ledger: order_intents, risk_events", Path(__file__).with_name("schema_v2_safety.sql")),
+)
 LATEST_VERSION = MIGRATIONS[-1].version
 
 

@@ -109,7 +109,7 @@ def test_open_creates_parent_dirs_wal_schema_and_views(tmp_path: Path, open_db: 
     assert {"orders_dollars", "order_fills_dollars", "trades_dollars", "market_snapshots_dollars"} <= views
     assert {"position_history_dollars", "run_pnl"} <= views
     assert query(path, "PRAGMA journal_mode")[0][0] == "wal"
-    assert [tuple(r) for r in query(path, "SELECT version FROM schema_version")] == [(LATEST_VERSION,)]
+    assert [tuple(r) for r in query(path, "SELECT version FROM schema_version")] == [(m.version,) for m in MIGRATIONS]
 
 
 def test_close_is_idempotent_and_later_logs_are_dropped_not_raised(open_db: Callable[..., AnalyticsDB]) -> None:
@@ -605,7 +605,9 @@ def test_version_zero_database_is_upgraded_on_open(
     open_db(path).close()
     tables = {r[0] for r in query(path, "SELECT name FROM sqlite_schema WHERE type = 'table'")}
     assert tables >= TABLES
-    assert [tuple(r) for r in query(path, "SELECT version, applied_ts FROM schema_version")] == [(1, START)]
+    assert [tuple(r) for r in query(path, "SELECT version, applied_ts FROM schema_version")] == [
+        (m.version, START) for m in MIGRATIONS
+    ]
 
 
 def _v1_fixture(path: Path) -> None:
@@ -624,41 +626,44 @@ def _v1_fixture(path: Path) -> None:
 def test_older_database_is_migrated_forward_in_order_keeping_its_rows(tmp_path: Path, clock: SimClock) -> None:
     path = tmp_path / "v1.db"
     _v1_fixture(path)
+    n = LATEST_VERSION
     steps = (
         *MIGRATIONS,
-        Migration(2, "orders.note", "ALTER TABLE orders ADD COLUMN note TEXT; UPDATE orders SET note = 'v2';"),
-        Migration(3, "orders.note upper", "UPDATE orders SET note = upper(note) || ';';"),
+        Migration(n + 1, "orders.note", "ALTER TABLE orders ADD COLUMN note TEXT; UPDATE orders SET note = 'v2';"),
+        Migration(n + 2, "orders.note upper", "UPDATE orders SET note = upper(note) || ';';"),
     )
     conn = sqlite3.connect(path, isolation_level=None)
     try:
-        assert apply_migrations(conn, clock.time(), steps) == (1, 3)
-        assert apply_migrations(conn, clock.time(), steps) == (3, 3)  # nothing pending: a no-op
+        assert apply_migrations(conn, clock.time(), steps) == (1, n + 2)
+        assert apply_migrations(conn, clock.time(), steps) == (n + 2, n + 2)  # nothing pending: a no-op
     finally:
         conn.close()
     assert [tuple(r) for r in query(path, "SELECT order_id, note FROM orders")] == [("o-1", "V2;")]
-    assert [r[0] for r in query(path, "SELECT version FROM schema_version ORDER BY version")] == [1, 2, 3]
+    assert [r[0] for r in query(path, "SELECT version FROM schema_version ORDER BY version")] == list(range(1, n + 3))
 
-    # This code only knows version 1, so the version-3 file must be refused, naming both versions.
-    with pytest.raises(SchemaVersionError, match=r"version 3.*version 1"):
+    # This code only knows version n, so the version n+2 file must be refused, naming both versions.
+    with pytest.raises(SchemaVersionError, match=rf"version {n + 2}.*version {n}"):
         AnalyticsDB(path, clock)
 
 
 def test_failing_migration_rolls_back_every_pending_step(tmp_path: Path, clock: SimClock) -> None:
     path = tmp_path / "v1.db"
     _v1_fixture(path)
+    n = LATEST_VERSION
     steps = (
         *MIGRATIONS,
-        Migration(2, "good", "ALTER TABLE orders ADD COLUMN note TEXT;"),
-        Migration(3, "bad", "UPDATE orders SET note = 'x'; UPDATE no_such_table SET a = 1;"),
+        Migration(n + 1, "good", "ALTER TABLE orders ADD COLUMN note TEXT;"),
+        Migration(n + 2, "bad", "UPDATE orders SET note = 'x'; UPDATE no_such_table SET a = 1;"),
     )
     conn = sqlite3.connect(path, isolation_level=None)
     try:
-        with pytest.raises(MigrationError, match="version 3"):
+        with pytest.raises(MigrationError, match=f"version {n + 2}"):
             apply_migrations(conn, clock.time(), steps)
     finally:
         conn.close()
     assert [r[0] for r in query(path, "SELECT version FROM schema_version")] == [1]
     assert "note" not in {r["name"] for r in query(path, "PRAGMA table_info(orders)")}
+    assert "order_intents" not in {r[0] for r in query(path, "SELECT name FROM sqlite_schema")}
 
 
 def test_newer_database_is_refused_with_both_versions_named(tmp_path: Path, clock: SimClock) -> None:
