@@ -78,7 +78,12 @@ class VolatilityMode:
         self._rt = rt
         self._poll_s = poll_s
         self.scanner: VolatilityScanner | None = None
-        self.manager = VolatilityMMManager(rt, make_config=self.make_config, regime_of=self._regime_of)
+        self.manager = VolatilityMMManager(
+            rt,
+            make_config=self.make_config,
+            regime_of=self._regime_of,
+            regime_cadence_slack_s=self._regime_cadence_slack_s,
+        )
         self.scanner = VolatilityScanner(
             rt.api,
             rt.store,
@@ -95,6 +100,12 @@ class VolatilityMode:
         self._scan_stop = threading.Event()
         self._scan_thread: threading.Thread | None = None
         self.scanner_error: BaseException | None = None
+
+    def _regime_cadence_slack_s(self) -> float:
+        if self.scanner is None:
+            return 0.0
+        refresh_s = self._rt.cfg.volatility_scanner.refresh_interval_seconds
+        return max(0.0, self.scanner.observation_interval_s() - refresh_s)
 
     def _regime_of(self, ticker: str) -> Any:
         return self.scanner.regime(ticker) if self.scanner is not None else None
@@ -116,8 +127,13 @@ class VolatilityMode:
         tracked = self.scanner.market(event.ticker) if self.scanner is not None else None
         # A str field read across threads is atomic; the scanner's category is the one its detection used.
         category = tracked.category if tracked is not None else "default"
-        interval = rt.cfg.volatility_scanner.refresh_interval_seconds
-        # The event's σ is dollars per scanner observation; generate_config_for_market wants $/√hour.
+        # The event's σ is dollars per observation of that market: every sweep with the WebSocket, about every
+        # 30 s in REST round robin. generate_config_for_market wants $/√hour.
+        interval = (
+            self.scanner.observation_interval_s()
+            if self.scanner is not None
+            else rt.cfg.volatility_scanner.refresh_interval_seconds
+        )
         event_sigma = event.sigma * math.sqrt(_HOUR_S / interval) if event.sigma > 0 else None
         metrics = MarketMetrics(
             spread_e4=depth.yes_ask_e4 - depth.yes_bid_e4,

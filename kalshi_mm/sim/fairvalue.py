@@ -141,7 +141,20 @@ class Jump:
 class FairValueProcess:
     """One market's fair value, advanced in seconds. Not thread-safe: one owner (the simulation) drives it."""
 
-    __slots__ = ("_anchor", "_base", "_drift", "_last_sign", "_params", "_regime", "_rng", "_transient")
+    __slots__ = (
+        "_anchor",
+        "_base",
+        "_chop",
+        "_chop_half_life_s",
+        "_chop_left_s",
+        "_chop_sd_logit",
+        "_drift",
+        "_last_sign",
+        "_params",
+        "_regime",
+        "_rng",
+        "_transient",
+    )
 
     def __init__(self, params: FairValueParams, initial_logit: float, rng: random.Random):
         if not math.isfinite(initial_logit):
@@ -151,6 +164,11 @@ class FairValueProcess:
         self._base = _clamp(initial_logit)
         self._anchor = self._base
         self._transient = 0.0
+        # A volatility burst ("chop" news): a fast OU term around 0, active while _chop_left_s > 0, then fading.
+        self._chop = 0.0
+        self._chop_sd_logit = 0.0
+        self._chop_half_life_s = 1.0
+        self._chop_left_s = 0.0
         self._last_sign = 0  # no jump yet: the first jump's sign is a fair coin
         # Start in a regime drawn from the stationary mix so a fresh catalogue already shows both kinds.
         self._regime = Regime.MEAN_REVERTING
@@ -170,7 +188,7 @@ class FairValueProcess:
     @property
     def logit(self) -> float:
         """Current log-odds (persistent part plus fading jumps), within ±:data:`LOGIT_CAP`."""
-        return _clamp(self._base + self._transient)
+        return _clamp(self._base + self._transient + self._chop)
 
     @property
     def probability(self) -> float:
@@ -213,7 +231,33 @@ class FairValueProcess:
                 self._enter_mean_reverting()
         self._base = _clamp(self._base)
         self._transient *= math.exp(-_LN2 * dt_s / p.jump_revert_half_life_s)
+        if self._chop_left_s > 0.0 or self._chop != 0.0:
+            self._advance_chop(dt_s)
         return self._draw_jumps(dt_s)
+
+    def start_chop(self, sd_logit: float, half_life_s: float, duration_s: float) -> None:
+        """Start a burst of mean-reverting volatility: for ``duration_s`` seconds the log-odds whipsaw around
+        their level (an OU term of stationary standard deviation ``sd_logit`` and half-life ``half_life_s``),
+        then the term fades with the same half-life. Draws random numbers only while a burst is on, so paths
+        without chop news are unchanged."""
+        for name, value in (("sd_logit", sd_logit), ("half_life_s", half_life_s), ("duration_s", duration_s)):
+            if not (math.isfinite(value) and value > 0.0):
+                raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        self._chop_sd_logit = sd_logit
+        self._chop_half_life_s = half_life_s
+        self._chop_left_s = duration_s
+
+    def _advance_chop(self, dt_s: float) -> None:
+        decay = math.exp(-_LN2 * dt_s / self._chop_half_life_s)
+        if self._chop_left_s > 0.0:
+            # Exact OU step with stationary sd: the noise variance is sd² (1 - decay²).
+            sd = self._chop_sd_logit * math.sqrt(1.0 - decay * decay)
+            self._chop = self._chop * decay + sd * self._rng.gauss(0.0, 1.0)
+            self._chop_left_s = max(0.0, self._chop_left_s - dt_s)
+        else:
+            self._chop *= decay
+            if abs(self._chop) < 1e-6:  # faded: stop drawing
+                self._chop = 0.0
 
     def shock(self, delta_logit: float, transient: bool) -> Jump:
         """Apply a scheduled news jump of ``delta_logit`` now (transient ones fade like random jumps)."""
@@ -349,6 +393,16 @@ class EventFairValue:
         # In a softmax, raising one input by d raises that market's log-odds by exactly d (the others'
         # weights are unchanged), so the same delta is right for both kinds.
         return proc.shock(logit(target) - logit(p), transient)
+
+    def chop(self, sd: float, half_life_s: float, duration_s: float) -> None:
+        """Start a volatility burst of standard deviation ``sd`` (probability) at the pivot market (as
+        :meth:`shock`); the log-odds sd is ``sd / (p (1 - p))`` there, so other strikes of a ladder move
+        consistently, less far from 50¢."""
+        probs = self.probabilities()
+        index = min(range(len(probs)), key=lambda i: abs(probs[i] - 0.5))
+        proc = self._processes[index] if self._exclusive else self._processes[0]
+        p = probs[index]
+        proc.start_chop(sd / (p * (1.0 - p)), half_life_s, duration_s)
 
     def draw_results(self, rng: random.Random) -> tuple[bool, ...]:
         """Draw which markets resolve YES from the current probabilities (one uniform for a ladder, so a

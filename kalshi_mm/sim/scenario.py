@@ -21,7 +21,7 @@ import itertools
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -259,21 +259,39 @@ class LiquidityTier(_Strict):
 
 
 class NewsShock(_Strict):
-    """A scheduled news jump: at ``at_s`` seconds after the simulation starts, move the nearest open event
-    of ``series`` by ``move_cents`` at its market nearest 50¢ (a ladder's strikes all move together).
-    ``transient`` jumps fade with the category's jump half-life. With ``every_s`` the shock repeats that often,
-    alternating its sign, so a long run keeps producing news without drifting the price away."""
+    """Scheduled news, ``at_s`` seconds after the simulation starts, on the nearest open event of ``series``
+    (at its market nearest 50¢; a ladder's strikes all move together). Two kinds:
+
+    * ``jump`` (default): move the price by ``move_cents``. ``transient`` jumps fade with the category's jump
+      half-life. With ``every_s`` the shock repeats that often, alternating its sign, so a long run keeps
+      producing news without drifting the price away.
+    * ``chop``: a burst of mean-reverting volatility for ``duration_s`` seconds: the price whipsaws around its
+      level with a standard deviation of ``move_cents`` (> 0) and a ``half_life_s`` pull back (a few seconds),
+      then calms down. This is what volatility mode trades: large moves that come straight back.
+    """
 
     at_s: NonNegative
     series: Annotated[str, Field(min_length=1)]
     move_cents: Annotated[float, Field(ge=-99, le=99)]
+    kind: Literal["jump", "chop"] = "jump"
     transient: bool = True
     every_s: Annotated[float, Field(gt=0)] | None = None
+    duration_s: Annotated[float, Field(gt=0)] | None = None  # chop only
+    half_life_s: Annotated[float, Field(gt=0)] = 2.0  # chop only
 
     @model_validator(mode="after")
     def _nonzero(self) -> NewsShock:
         if self.move_cents == 0:
             raise PydanticCustomError("move_zero", "move_cents must not be 0")
+        if self.kind == "chop":
+            if self.move_cents < 0:
+                raise PydanticCustomError("chop_negative", "a chop's move_cents is its standard deviation: > 0")
+            if self.duration_s is None:
+                raise PydanticCustomError("chop_duration", "a chop needs duration_s (seconds)")
+            if self.every_s is not None and self.every_s <= self.duration_s:
+                raise PydanticCustomError("chop_overlap", "a repeating chop needs every_s > duration_s")
+        elif self.duration_s is not None:
+            raise PydanticCustomError("jump_duration", "duration_s applies to kind: chop only")
         return self
 
 

@@ -48,8 +48,9 @@ class NewsRecord:
 
     ts_s: float
     event_ticker: str
-    move_cents: float
+    move_cents: float  # a chop's standard deviation
     transient: bool
+    kind: str = "jump"  # "jump" or "chop" (see NewsShock)
 
 
 @dataclass(slots=True)
@@ -335,7 +336,13 @@ class MarketSimulation:
             while now_s >= state.next_s:
                 shock = state.shock
                 target = self._nearest_open_event(shock.series, now_s)
-                if target is not None:
+                if target is not None and shock.kind == "chop":
+                    assert shock.duration_s is not None  # the scenario validator requires it
+                    target.fair.chop(shock.move_cents / 100.0, shock.half_life_s, shock.duration_s)
+                    self.news_log.append(
+                        NewsRecord(state.next_s, target.spec.event.event_ticker, shock.move_cents, True, "chop")
+                    )
+                elif target is not None:
                     move = state.sign * shock.move_cents
                     target.fair.shock(move / 100.0, shock.transient)
                     self.news_log.append(

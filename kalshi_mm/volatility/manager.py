@@ -40,12 +40,13 @@ import math
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
 from kalshi_mm.logs import close_strategy_logger, strategy_logger
 from kalshi_mm.modes.sessions import MarketConfig, config_json
+from kalshi_mm.risk.checks import Veto
 from kalshi_mm.runtime import Runtime
 from kalshi_mm.strategy.market_maker import AvellanedaMarketMaker
 from kalshi_mm.strategy.session import SessionState, session_prefix
@@ -137,7 +138,12 @@ class VolatilityMMManager:
         regime_of: Callable[[str], RegimeState | None],
         limits: SpawnLimits | None = None,
         pending_timeout_s: float = PENDING_TIMEOUT_S,
+        regime_cadence_slack_s: Callable[[], float] = lambda: 0.0,
     ) -> None:
+        """``regime_cadence_slack_s``: seconds by which the scanner's regime updates of one market are further
+        apart than ``refresh_interval_seconds`` (0 with the WebSocket, where every market is classified every
+        sweep; about 27 s in REST round robin). Both staleness limits are extended by it: otherwise a REST-only
+        run would find every regime "stale" between two visits and kill or refuse every session."""
         self._rt = rt
         vmm = rt.cfg.volatility_mm
         self._vmm = vmm
@@ -145,6 +151,7 @@ class VolatilityMMManager:
         self._make_config = make_config
         self._regime_of = regime_of
         self._pending_timeout_s = pending_timeout_s
+        self._cadence_slack_s = regime_cadence_slack_s
         self.balance = BalanceGate(vmm.min_available_balance, vmm.balance_hysteresis_ratio)
         self.stability = StabilityCounter()
         self._pool = ThreadPoolExecutor(max_workers=vmm.max_concurrent_sessions, thread_name_prefix="volmm")
@@ -262,7 +269,7 @@ class VolatilityMMManager:
             if session.future.done():
                 continue
             state = self._regime_of(ticker)
-            if is_stale(state, now, self._vmm.regime_stale_kill_seconds):
+            if is_stale(state, now, self._vmm.regime_stale_kill_seconds + self._cadence_slack_s()):
                 self._stop(session, "regime_stale", hard=True, now=now)
                 continue
             assert state is not None  # is_stale is True for None
@@ -307,6 +314,8 @@ class VolatilityMMManager:
         return self._account
 
     def _try_spawns(self, now: float) -> None:
+        slack = self._cadence_slack_s()
+        limits = replace(self.limits, regime_max_age_s=self.limits.regime_max_age_s + slack) if slack else self.limits
         for ticker, pending in list(self._pending.items()):
             if now - pending.event.ts > self._pending_timeout_s:
                 log.info(
@@ -323,13 +332,17 @@ class VolatilityMMManager:
                 now=now,
                 event_ts=pending.event.ts,
                 active=self._running.keys(),
-                limits=self.limits,
+                limits=limits,
                 balance_open=self.balance.open,
                 balance_detail=f"balance {self._balance_e4} e4 < {self.balance.threshold_e4} e4",
                 account=account,
                 regime=state,
                 stable_windows=windows,
             )
+            if not isinstance(decision, Refusal):  # [risk #9] account-level gate: trading state, breaker, balance
+                veto = self._rt.risk.can_start_session(ticker)
+                if isinstance(veto, Veto):
+                    decision = Refusal(ticker, f"risk_{veto.rule}", str(dict(veto.detail)))
             if isinstance(decision, Refusal):
                 if decision.reason != pending.last_refusal:
                     log.info("%s: not spawning yet: %s (%s)", ticker, decision.reason, decision.detail)
@@ -384,6 +397,8 @@ class VolatilityMMManager:
             logger=logger,
             run_id=run_id,
             strategy_name=name,
+            sessions_view=rt.sessions_view,
+            risk=rt.risk.session(config.ticker, side, category=config.category, run_id=run_id),  # [risk #9]
         )
         self._prefixes.add(session_prefix(config.ticker, side))
         future = self._pool.submit(mm.run)
@@ -398,6 +413,9 @@ class VolatilityMMManager:
             pending.event_id,
             session_cfg.max_duration_s or 0.0,
         )
+        alerts = getattr(rt, "alerts", None)  # kalshi_mm.ops.alerts.Alerts: queues only, never blocks
+        if alerts is not None:
+            alerts.session_started(config.ticker, side, run_id, "volatility_mm")
         return session
 
     def reap(self) -> list[VolatilitySession]:
@@ -434,6 +452,17 @@ class VolatilityMMManager:
             final_position_e2=mm.final_position_e2,
         )
         session.logger.info("%s: volatility session ended (%s)", mm.ticker, reason)
+        alerts = getattr(self._rt, "alerts", None)
+        if alerts is not None:
+            alerts.session_ended(
+                mm.ticker,
+                mm.side,
+                session.run_id,
+                reason,
+                faulted=error is not None or mm.state is SessionState.FAULTED,
+                final_position_e2=mm.final_position_e2,
+                realized_pnl_e4=_realized_pnl_e4(mm),
+            )
         close_strategy_logger(session.logger)
 
     def shutdown(self, timeout_s: float = STOP_TIMEOUT_S) -> bool:
