@@ -191,7 +191,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     if endpoint.kind is EndpointKind.SIM:
         embedded, endpoint, credentials = start_embedded_exchange(cfg.exchange.rate_limit_tier)
         cfg = with_sim_websocket(cfg)
-    return run_trading(cfg, endpoint, credentials, clock, exchange=embedded, duration_s=args.duration)
+    return run_trading(cfg, endpoint, credentials, clock, exchange=embedded, duration_s=args.duration, env=env)
 
 
 def with_sim_websocket(cfg: AppConfig) -> AppConfig:
@@ -215,10 +215,12 @@ def run_trading(
     duration_s: float | None = None,
     install_signals: bool = True,
     api_factory: ApiFactory = KalshiTradingAPI,
+    env: Mapping[str, str] | None = None,
 ) -> int:
     """Build the runtime, run the configured mode on it, shut down in order; the process exit status.
 
     ``exchange`` (the embedded exchange of a sim run) is handed to the runtime, which stops it last.
+    ``env``: the environment the alert webhook URL is read from (None: alerts off).
     """
     # Imported here: a mode's dependencies (numpy for scoring, ...) load only when that mode runs.
     from kalshi_mm.modes.discovery_mode import run_discovery_mode
@@ -227,7 +229,7 @@ def run_trading(
     run_mode = run_volatility_mode if cfg.mode == "volatility" else run_discovery_mode
 
     try:
-        rt = Runtime.build(cfg, endpoint, credentials, clock, exchange=exchange, api_factory=api_factory)
+        rt = Runtime.build(cfg, endpoint, credentials, clock, exchange=exchange, api_factory=api_factory, env=env)
     except StartupError as exc:
         log.error("cannot start: %s", exc)
         if exchange is not None:

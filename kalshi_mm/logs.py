@@ -73,6 +73,10 @@ class SecretRedactingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a bad %-format must not lose the record (or leak its raw args)
             message = f"{record.msg!s} (log arguments could not be formatted)"
+        # The first pass keeps an error's unformatted template so later handlers can still group records by it,
+        # as the repeated-error alert does (kalshi_mm.ops.alerts.RepeatedErrorHandler).
+        if record.levelno >= logging.ERROR and "msg_template" not in record.__dict__:
+            record.msg_template = redact(str(record.msg))
         record.msg, record.args = redact(message), None
         if record.exc_info and not record.exc_text:
             record.exc_text = self._formatter.formatException(record.exc_info)

@@ -9,15 +9,17 @@ SIGTERM and the ``--duration`` deadline all set.
 Shutdown order (:meth:`Runtime.close`), after the mode has stopped its sessions: sweep the exchange for any
 order of ours still resting (by the sessions' client_order_id prefixes) and cancel it, confirmed by a REST
 ``get_orders``; stop the WebSocket; close the REST client; flush and close the database; stop the embedded
-exchange last, so every cancel and every final fill read above still had an exchange to talk to.
+exchange last, so every cancel and every final fill read above still had an exchange to talk to. The alert
+sender (:mod:`kalshi_mm.ops.alerts`) then posts "stopped" and what is still queued, for at most 10 s.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
@@ -31,6 +33,12 @@ from kalshi_mm.api.websocket import KalshiWebsocketClient
 from kalshi_mm.clock import Clock
 from kalshi_mm.config.credentials import Credentials, ExchangeEndpoint
 from kalshi_mm.config.settings import AppConfig
+from kalshi_mm.ops.alerts import AlertConfigError, Alerts
+from kalshi_mm.ops.http_server import OpsServer, start_ops_server
+from kalshi_mm.ops.registry import SessionRegistry
+from kalshi_mm.recovery.monitor import SafetyMonitor, start_recovery
+from kalshi_mm.risk.gate import RiskGate
+from kalshi_mm.risk.monitor import RiskMonitor
 from kalshi_mm.risk.state import TradingStateMachine
 from kalshi_mm.sim.server import EmbeddedExchange
 from kalshi_mm.state.store import MarketStateStore
@@ -44,6 +52,7 @@ ApiFactory = Callable[..., KalshiTradingAPI]
 # Real seconds: bounds on the shutdown steps, so a wedged disk or exchange cannot hang the process forever.
 DB_CLOSE_TIMEOUT_S = 30.0
 WS_STOP_TIMEOUT_S = 5.0
+ALERTS_CLOSE_TIMEOUT_S = 10.0
 SWEEP_ATTEMPTS = 3
 
 
@@ -76,6 +85,19 @@ class Runtime:
     exchange: EmbeddedExchange | None = None
     # ACTIVE / REDUCING / HALTED for the whole account (thread-safe; see kalshi_mm.risk.state).
     trading: TradingStateMachine = field(init=False)
+    # The account-level pre-trade gate every session consults (exposure book, caps, breaker; kalshi_mm.risk) and
+    # the thread feeding it balance and positions (started by start(), stopped by close()).
+    risk: RiskGate = field(init=False)
+    risk_monitor: RiskMonitor = field(init=False)
+    # The start-up recovery's result and the drift check (kalshi_mm.recovery): set by start() before any session.
+    recovery: SafetyMonitor | None = None
+    # Webhook alerts (kalshi_mm.ops.alerts); build() always sets one, a no-op without a webhook URL.
+    alerts: Alerts | None = None
+    # What the ops endpoint shows of the sessions (thread-safe; sessions publish, kalshi_mm.ops.registry).
+    sessions_view: SessionRegistry = field(init=False)
+    # The ops HTTP endpoint (ops_http section), started by start(); its control token from the environment.
+    ops: OpsServer | None = None
+    ops_token: str | None = field(default=None, repr=False)
     stop_event: threading.Event = field(default_factory=threading.Event)
     stop_reason: str | None = None
     _previous_handlers: dict[int, Any] = field(default_factory=dict)
@@ -83,6 +105,13 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.trading = TradingStateMachine(self.clock)
+        self.risk = RiskGate.from_config(
+            self.cfg.risk, clock=self.clock, trading=self.trading, db=self.db, api=self.api
+        )
+        self.risk_monitor = RiskMonitor(self.risk)
+        self.sessions_view = SessionRegistry(self.clock)
+        if self.alerts is not None:
+            self.trading.add_listener(self.alerts.on_trading_state)
 
     @classmethod
     def build(
@@ -94,14 +123,22 @@ class Runtime:
         *,
         exchange: EmbeddedExchange | None = None,
         api_factory: ApiFactory = KalshiTradingAPI,
+        env: Mapping[str, str] | None = None,
     ) -> Runtime:
         """Create (not start) every object from the config and the resolved endpoint.
 
         ``exchange``: the embedded exchange the app started for ``--exchange sim``; the runtime stops it last.
         ``api_factory``: the REST client class (tests pass a subclass standing in for a flaky network).
+        ``env``: the environment (with .env) holding the alert webhook URL; None or without it, alerts are off.
         """
         if endpoint.rest_url is None:
             raise StartupError(f"endpoint {endpoint.kind.value} has no REST URL (was the exchange started?)")
+        try:
+            alerts = Alerts.from_config(
+                cfg.alerts, env or {}, clock, db_path=cfg.analytics.db_path, label=endpoint.kind.value
+            )
+        except AlertConfigError as exc:
+            raise StartupError(f"alerts: {exc}") from exc
         try:
             db = AnalyticsDB(
                 cfg.analytics.db_path,
@@ -126,16 +163,33 @@ class Runtime:
                 db.close(DB_CLOSE_TIMEOUT_S)
                 raise StartupError(f"websockets.enabled but endpoint {endpoint.kind.value} has no WebSocket URL")
             ws = KalshiWebsocketClient(endpoint.ws_url, credentials, clock, store, cfg.websockets, rest=api)
-        return cls(cfg=cfg, clock=clock, api=api, store=store, db=db, ws=ws, exchange=exchange)
+        token = (os.environ if env is None else env).get(cfg.ops_http.control_token_env) or None
+        return cls(
+            cfg=cfg, clock=clock, api=api, store=store, db=db, ws=ws, exchange=exchange, alerts=alerts, ops_token=token
+        )
 
     # --- start ------------------------------------------------------------------------------------------------
 
     def start(self) -> None:
         """Check the account answers (a refused key is fatal here, not in every session), start the WebSocket."""
+        if self.alerts is not None:
+            self.alerts.start()  # first, so a refused key below still gets its "stopped" alert out at close()
         balance = self.api.get_balance()  # raises AuthenticationError / PermissionDeniedError on a bad key
         log.info("account reachable at %s (balance %s e4)", self.api.base_url, balance.balance_e4)
+        # Crash-only: every start reconciles the exchange's state before the first quote (RecoveryError: fatal).
+        self.recovery = start_recovery(self.api, self.db, self.clock, self.trading, self.cfg.recovery)
         if self.ws is not None:
             self.ws.start()
+        self.risk_monitor.start()
+        if self.cfg.ops_http.enabled:
+            self.ops = start_ops_server(self, self.ops_token)  # None (logged) when the port cannot be bound
+        if self.alerts is not None:
+            self.alerts.daemon_started(self.cfg.mode, self.api.base_url)
+
+    @property
+    def ops_url(self) -> str | None:
+        """The ops endpoint's bound URL (``http://127.0.0.1:8790``), None when it is not running."""
+        return self.ops.url if self.ops is not None else None
 
     def install_signal_handlers(self) -> None:
         """SIGINT/SIGTERM set :attr:`stop_event` (a clean shutdown). Only possible from the main thread."""
@@ -217,9 +271,14 @@ class Runtime:
         if self._closed:
             return True
         self._closed = True
+        if self.ops is not None:
+            self.ops.stop()
         for signum, handler in self._previous_handlers.items():
             signal.signal(signum, handler)
         self._previous_handlers.clear()
+        if self.recovery is not None:
+            self.recovery.stop()  # the drift check reads through the REST client too
+        self.risk_monitor.stop(WS_STOP_TIMEOUT_S)  # before the REST client it reads through closes
         if self.ws is not None:
             self.ws.stop(WS_STOP_TIMEOUT_S)
         self.api.close()
@@ -230,4 +289,7 @@ class Runtime:
         log.info("analytics: %s", stats)
         if self.exchange is not None:
             self.exchange.stop()
+        if self.alerts is not None:
+            self.alerts.daemon_stopped(self.stop_reason, None if db_ok else "analytics database did not close cleanly")
+            self.alerts.close(ALERTS_CLOSE_TIMEOUT_S)
         return db_ok

@@ -58,8 +58,12 @@ _COUNT_DECIMALS = 2
 _MAX_CASH_WIRE_DECIMALS = 6
 
 # A plain fixed-point decimal: optional sign, digits, optional fraction. No exponents, spaces, "inf" or "nan":
-# anything else on a money field is a malformed payload, not something to guess at.
-_DECIMAL_RE = re.compile(r"^([+-]?)(\d+)(?:\.(\d*))?$")
+# anything else on a money field is a malformed payload, not something to guess at. ASCII digits only (``\d``
+# would take Arabic-Indic and other Unicode digits too), and matched whole (``$`` lets a trailing newline by).
+_DECIMAL_RE = re.compile(r"([+-]?)([0-9]+)(?:\.([0-9]*))?")
+# No real amount or count has more whole digits (10^14 $ or contracts); more would overflow SQLite's 64-bit
+# integers once scaled, and past 4,300 digits int() raises a plain ValueError instead of our UnitError.
+_MAX_WHOLE_DIGITS = 14
 
 
 class UnitError(ValueError):
@@ -84,10 +88,12 @@ def _parse_fixed(
     """Parse a fixed-point decimal string into an integer of 10**-decimals units."""
     if not isinstance(text, str):
         raise UnitError(f"{what}: expected a decimal string, got {type(text).__name__} {text!r}")
-    match = _DECIMAL_RE.match(text)
+    match = _DECIMAL_RE.fullmatch(text)
     if match is None:
-        raise UnitError(f"{what}: malformed decimal string {text!r}")
+        raise UnitError(f"{what}: malformed decimal string {text[:40]!r}")
     sign, whole, frac = match.group(1), match.group(2), match.group(3) or ""
+    if len(whole) > _MAX_WHOLE_DIGITS:
+        raise UnitError(f"{what}: {len(whole)} whole digits in {text[:40]!r}, at most {_MAX_WHOLE_DIGITS} allowed")
     limit = decimals if max_decimals is None else max_decimals
     if len(frac) > limit:
         raise UnitError(f"{what}: {text!r} has {len(frac)} decimals, at most {limit} allowed")

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from kalshi_mm.analytics.migrations import apply_migrations
+from kalshi_mm.analytics.safety import SafetyLedgerMixin
 from kalshi_mm.analytics.writer import AnalyticsWriter, OnNoChange, Statement, WriteOp, WriterStats
 from kalshi_mm.clock import Clock
 
@@ -81,6 +82,8 @@ ON CONFLICT (fill_id) DO NOTHING"""
 _FILL_ORDER = """
 UPDATE orders
 SET status = CASE WHEN :fully_filled THEN 'filled'
+                  -- the whole size traded, whatever the caller knew (its live-order table may have dropped it)
+                  WHEN filled_count_e2 + :count_e2 >= placed_count_e2 THEN 'filled'
                   -- a partial fill reported after the cancel (it happened before it) keeps the order cancelled
                   WHEN status IN ('cancelled', 'expired') THEN status
                   ELSE 'partially_filled' END,
@@ -126,7 +129,7 @@ class _IdSequence:
             return self._last
 
 
-class AnalyticsDB:
+class AnalyticsDB(SafetyLedgerMixin):
     """Thread-safe facade over the analytics database at ``path`` (created, with its directory, if missing).
 
     ``commit_interval_s`` (real seconds) bounds how long a logged row waits before it is committed;
@@ -374,6 +377,7 @@ class AnalyticsDB:
             ts=self._ts(ts),
             logged_ts=self._clock.time(),
         )
+        self._notify_fill(fill_id, market_ticker, book_side, count_e2)  # observers: see analytics/safety.py
 
     def log_order_filled(
         self,

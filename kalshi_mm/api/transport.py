@@ -102,7 +102,8 @@ class RestTransport:
         self.session.close()
 
     def stats(self) -> dict[str, int]:
-        """Counters: attempts, retries, and failed attempts by error kind and class."""
+        """Counters: attempts, retries, ok (2xx answers), failed attempts by error kind and class, and the
+        order-entry operations answered 2xx (:func:`order_counters`)."""
         with self._stats_lock:
             return dict(self._stats)
 
@@ -155,6 +156,7 @@ class RestTransport:
                     status=response.status_code,
                 )
             )
+        self._count("ok", *order_counters(method, path))
         return Reply(response.status_code, data, received_ts)
 
     def _exchange(
@@ -225,6 +227,26 @@ class RestTransport:
         return delay
 
 
+_ORDERS_PATH = "/portfolio/events/orders"
+
+
+def order_counters(method: str, path: str) -> tuple[str, ...]:
+    """The order-entry counter a 2xx answer to ``method path`` adds (for the ops metrics): orders_created,
+    orders_cancelled, orders_amended, orders_decreased, order_batches_created/cancelled, cancel_all; () otherwise."""
+    if not path.startswith(_ORDERS_PATH) or method not in ("POST", "DELETE"):
+        return ()
+    rest = path[len(_ORDERS_PATH) :]
+    if rest == "":
+        return ("orders_created",) if method == "POST" else ("cancel_all",)
+    if rest == "/batched":
+        return ("order_batches_created",) if method == "POST" else ("order_batches_cancelled",)
+    if method == "DELETE":
+        return ("orders_cancelled",)
+    if rest.endswith("/amend"):
+        return ("orders_amended",)
+    return ("orders_decreased",) if rest.endswith("/decrease") else ()
+
+
 class _Undecodable:
     __slots__ = ("text",)
 
@@ -238,7 +260,7 @@ def _decode(response: requests.Response) -> Any:
         return None
     try:
         return response.json()
-    except (json.JSONDecodeError, ValueError):
+    except (json.JSONDecodeError, ValueError, RecursionError):  # RecursionError: nesting too deep to decode
         text = response.text
         # classify_response takes a string for a non-JSON error body; a 2xx one is a WireError above.
         return text if not 200 <= response.status_code <= 299 else _Undecodable(text)

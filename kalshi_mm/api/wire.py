@@ -52,6 +52,7 @@ __all__ = [
 ]
 
 _MISSING = object()
+_MAX_CENTS = 10**16  # $10^14, the bound units.py puts on decimal amounts
 # Grids Kalshi names but may not spell out in price_ranges (NOTES §2).
 _NAMED_GRIDS = {
     "linear_cent": PriceGrid.linear_cent,
@@ -65,6 +66,9 @@ def parse_time(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"not a time: {value!r}")
     if isinstance(value, int | float):
+        # NaN/Infinity literals and huge integers are JSON too; float() of the latter raises OverflowError.
+        if not -1e15 < value < 1e15:
+            raise ValueError(f"not a time: {value!r:.40}")
         return float(value) / 1000 if value > 100_000_000_000 else float(value)
     if not isinstance(value, str) or not value:
         raise ValueError(f"not a time: {value!r}")
@@ -138,6 +142,8 @@ class Fields:
             return None
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.fail(key, f"expected integer cents, got {value!r}")
+        if not -_MAX_CENTS <= value <= _MAX_CENTS:  # as units.py bounds decimal strings: no real amount is larger
+            raise self.fail(key, f"{value} cents is out of range")
         return value * 100
 
     # --- identity and time ---------------------------------------------------------------------------------

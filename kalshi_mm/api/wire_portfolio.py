@@ -69,10 +69,8 @@ def parse_balance(body: object, received_ts: float) -> Balance:
     f = Fields(body, "balance")
     exact = f.raw.get("balance_dollars") is not None
     balance = f.cash("balance_dollars", DOWN) if exact else (f.cents("balance") or 0)
-    updated = f.opt_int("updated_ts")
-    return Balance(
-        balance, f.cents("portfolio_value", required=False), None if updated is None else float(updated), received_ts
-    )
+    # Lenient like every informational time (Unix s): a malformed or absurd one reads as None.
+    return Balance(balance, f.cents("portfolio_value", required=False), f.opt_time("updated_ts"), received_ts)
 
 
 def parse_market_position(raw: object) -> MarketPosition:

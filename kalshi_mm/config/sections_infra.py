@@ -1,13 +1,16 @@
-"""Config sections for the plumbing: exchange endpoints, analytics database, logging and WebSockets."""
+"""Config sections for the plumbing: exchange endpoints, analytics database, logging, WebSockets and alerts."""
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     Field,
     NonNegativeInt,
     PositiveFloat,
@@ -23,10 +26,12 @@ __all__ = [
     "DEMO_WS_URL",
     "PROD_REST_URL",
     "PROD_WS_URL",
+    "AlertsConfig",
     "AnalyticsConfig",
     "Endpoint",
     "ExchangeConfig",
     "LoggingConfig",
+    "OpsHttpConfig",
     "WebsocketsConfig",
 ]
 
@@ -195,3 +200,63 @@ class WebsocketsConfig(ConfigModel):
             )
         conflicts.raise_if_any()
         return self
+
+
+# "HH:MM" in UTC, 00:00-23:59.
+_HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+_SUMMARY_OFF = "off"
+
+
+def _summary_off_for_null(value: Any) -> Any:
+    # YAML null means "no daily summary". It is held as "off" because config_to_dict drops None values, and a
+    # dropped key would come back as the default ("00:00") when the app re-validates the dumped config.
+    return _SUMMARY_OFF if value is None else value
+
+
+class AlertsConfig(ConfigModel):
+    """Alerts to a Discord-compatible webhook (kalshi_mm.ops.alerts). The URL carries a token, so it is read from
+    the environment variable named here, never from this file; unset or empty, alerts are off."""
+
+    webhook_url_env: str = Field(default="KALSHI_MM_ALERT_WEBHOOK_URL", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    max_per_minute: int = Field(default=20, ge=1, le=600)
+    repeat_error_threshold: PositiveInt = 5
+    repeat_error_window_seconds: PositiveFloat = 300.0
+    daily_summary_utc: Annotated[str, BeforeValidator(_summary_off_for_null)] = Field(
+        default="00:00", pattern=f"{_HHMM}|^{_SUMMARY_OFF}$"
+    )
+    send_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+
+    def daily_summary_at(self) -> tuple[int, int] | None:
+        """(hour, minute) UTC of the daily summary, or None when it is off."""
+        if self.daily_summary_utc == _SUMMARY_OFF:
+            return None
+        hour, minute = self.daily_summary_utc.split(":")
+        return int(hour), int(minute)
+
+
+def _check_bind(value: str) -> str:
+    # An IP literal, or a host name made of DNS labels: anything else cannot be bound and should fail at load.
+    try:
+        ipaddress.ip_address(value)
+        return value
+    except ValueError:
+        pass
+    labels = value.rstrip(".").split(".")
+    if not value or len(value) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        raise PydanticCustomError(
+            "bind_address", "must be an IP address or a host name (e.g. 127.0.0.1, ::1, localhost)"
+        )
+    return value
+
+
+_HOST_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
+
+class OpsHttpConfig(ConfigModel):
+    """The daemon's ops HTTP endpoint (kalshi_mm.ops.http_server): /health, /metrics, /status, dashboard, control.
+    The control token, like every secret, comes from the environment variable named here, never this file."""
+
+    enabled: bool = True
+    bind: Annotated[str, AfterValidator(_check_bind)] = "127.0.0.1"
+    port: int = Field(default=8790, ge=0, le=65535)
+    control_token_env: str = Field(default="KALSHI_MM_CONTROL_TOKEN", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -34,10 +34,12 @@ from kalshi_mm.units import ONE_DOLLAR
 __all__ = [
     "AsModelConfig",
     "CategoryProfile",
+    "CircuitBreakerConfig",
     "DiscoveryConfig",
     "ExecutionActivity",
     "ExtremePricesConfig",
     "ProfileParams",
+    "RateGuardConfig",
     "RecentActivity",
     "RegimeOverride",
     "RiskConfig",
@@ -225,8 +227,23 @@ class ScoringConfig(ConfigModel):
 # --- risk -----------------------------------------------------------------------------------------------------
 
 
+class CircuitBreakerConfig(ConfigModel):
+    """Account circuit breaker (kalshi_mm/risk/breaker.py): any limit reached halts trading until a resume."""
+
+    max_daily_loss: PositiveDollars = dollars(20)
+    max_drawdown: PositiveDollars = dollars(15)
+    max_consecutive_losing_sessions: NonNegativeInt = 5  # 0 = off
+
+
+class RateGuardConfig(ConfigModel):
+    """Cancel discipline (kalshi_mm/risk/rate_guard.py): write tokens order entry leaves for cancels."""
+
+    reserve_cancels: NonNegativeInt = 5
+
+
 class RiskConfig(ConfigModel):
-    """Dollar exposure limits: max_exposure = min(alpha·√liquidity, per_market_cap, budget/n, category cap)."""
+    """Dollar exposure limits: max_exposure = min(alpha·√liquidity, per_market_cap, budget/n, category cap);
+    the same caps are enforced account-wide before every order (kalshi_mm/risk/), with the breaker below."""
 
     global_risk_budget: PositiveDollars = dollars(60)
     per_market_cap: PositiveDollars = dollars(8)
@@ -237,6 +254,13 @@ class RiskConfig(ConfigModel):
     long_dated_penalty_days: NonNegativeFloat = 30.0
     long_dated_penalty_factor: ZeroToOne = 0.7
     position_limit_buffer: float = Field(default=0.1, gt=0, le=1)
+    # Each session's Kalshi order group (exchange-side kill switch) trips at this multiple of the session's max
+    # position matched within 15 s; 0 = no order group.
+    order_group_limit_multiple: float = Field(default=3.0, ge=0, le=100)
+    circuit_breaker: CircuitBreakerConfig = Field(default_factory=CircuitBreakerConfig)
+    min_balance_for_new_sessions: Dollars = dollars(10)
+    rate_guard: RateGuardConfig = Field(default_factory=RateGuardConfig)
+    account_poll_seconds: PositiveFloat = 5.0
 
     @model_validator(mode="after")
     def _check(self) -> RiskConfig:

@@ -29,7 +29,15 @@ from kalshi_mm.config.base import (
     show_dollars,
     show_value,
 )
-from kalshi_mm.config.sections_infra import AnalyticsConfig, ExchangeConfig, LoggingConfig, WebsocketsConfig
+from kalshi_mm.config.sections_infra import (
+    AlertsConfig,
+    AnalyticsConfig,
+    ExchangeConfig,
+    LoggingConfig,
+    OpsHttpConfig,
+    WebsocketsConfig,
+)
+from kalshi_mm.config.sections_recovery import RecoveryConfig
 from kalshi_mm.config.sections_trading import (
     AsModelConfig,
     CategoryProfile,
@@ -77,6 +85,9 @@ class AppConfig(ConfigModel):
     volatility_scanner: VolatilityScannerConfig = Field(default_factory=VolatilityScannerConfig)
     volatility_mm: VolatilityMMConfig = Field(default_factory=VolatilityMMConfig)
     websockets: WebsocketsConfig = Field(default_factory=WebsocketsConfig)
+    recovery: RecoveryConfig = Field(default_factory=RecoveryConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    ops_http: OpsHttpConfig = Field(default_factory=OpsHttpConfig)
 
     @model_validator(mode="after")
     def _cross_section(self) -> AppConfig:

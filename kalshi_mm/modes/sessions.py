@@ -148,9 +148,11 @@ class SessionPool:
         return list(self._running.values())
 
     def start(self, config: MarketConfig, *, discovery_session_id: int, mid_e4: int | None = None) -> RunningSession:
-        """Open the run, build the session and submit it. Raises ValueError when the config cannot quote."""
+        """Open the run, build the session and submit it. Raises ValueError when the config cannot quote, and
+        :class:`~kalshi_mm.risk.gate.SessionRefused` (a ValueError) when account risk allows no new session."""
         rt = self._rt
         side: OutcomeSide = "yes" if config.side == "yes" else "no"
+        rt.risk.require_session_start(config.ticker)  # account risk (state, breaker, balance): SessionRefused
         session_cfg = session_config_for(rt, config, mid_e4)  # raises ValueError on sizes/spreads QuoteParams refuses
         name = f"{config.ticker}-{side}"
         logger = strategy_logger(name, Path(rt.cfg.logging.log_dir))
@@ -173,6 +175,8 @@ class SessionPool:
             logger=logger,
             run_id=run_id,
             strategy_name=name,
+            sessions_view=rt.sessions_view,
+            risk=rt.risk.session(config.ticker, side, category=config.category, run_id=run_id),
         )
         self._prefixes.add(session_prefix(config.ticker, side))
         future = self._pool.submit(mm.run)
@@ -180,6 +184,9 @@ class SessionPool:
         self._running[running.key] = running
         self.started += 1
         logger.info("%s: session started (run %d, discovery session %d)", name, run_id, discovery_session_id)
+        alerts = getattr(rt, "alerts", None)  # kalshi_mm.ops.alerts.Alerts: queues only, never blocks
+        if alerts is not None:
+            alerts.session_started(config.ticker, side, run_id, self._strategy_name)
         return running
 
     def wind_down(self, keys: Iterable[Key]) -> None:
@@ -216,6 +223,16 @@ class SessionPool:
             log.info("%s/%s: session ended (%s)", ticker, side, running.mm.end_reason)
         if error is not None or running.mm.state is SessionState.FAULTED:
             self._rt.sweep_orders([session_prefix(ticker, side)], reason="session faulted")
+        alerts = getattr(self._rt, "alerts", None)
+        if alerts is not None:
+            alerts.session_ended(
+                ticker,
+                side,
+                running.run_id,
+                f"thread raised {type(error).__name__}: {error}" if error is not None else running.mm.end_reason,
+                faulted=error is not None or running.mm.state is SessionState.FAULTED,
+                final_position_e2=running.mm.final_position_e2,
+            )
         close_strategy_logger(running.logger)
 
     def stop_all(self, timeout_s: float = STOP_TIMEOUT_S) -> bool:

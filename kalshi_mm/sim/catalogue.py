@@ -18,6 +18,7 @@ contract.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import random
@@ -137,12 +138,17 @@ def build_catalogue(scenario: Scenario, now_s: float, seed: int | None = None) -
     """
     seed = scenario.seed if seed is None else seed
     picked: dict[str, int] = {}
-    out = []
+    chosen: list[SeriesTemplate] = []
     for tmpl in TEMPLATES:
         wanted = scenario.catalogue.series_per_category.get(tmpl.category, 0)
         if picked.get(tmpl.category, 0) >= wanted:
             continue
         picked[tmpl.category] = picked.get(tmpl.category, 0) + 1
+        chosen.append(tmpl)
+    copies = scenario.catalogue.copies
+    out = []
+    for copy, original in itertools.product(range(1, copies + 1), chosen):
+        tmpl = original if copy == 1 else dataclasses.replace(original, ticker=f"{original.ticker}{copy}")
         rng = random.Random(f"{seed}/catalogue/{tmpl.ticker}")
         key = category_key(tmpl.category, tmpl.tags)
         closes = list(tmpl.close_offsets_s)

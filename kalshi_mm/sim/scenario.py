@@ -184,6 +184,9 @@ class CatalogueSpec(_Strict):
     roll_events: bool = True
     # Seconds after close before the simulation determines a market's result (Kalshi takes minutes to hours).
     determination_delay_s: NonNegative = 60.0
+    # List every picked series this many times (load tests: more markets than the templates hold). Copy k >= 2
+    # is series ``{ticker}{k}`` (KXBTCD2) with its own seeded prices; news naming it reaches only that copy.
+    copies: Annotated[int, Field(ge=1, le=50)] = 1
 
     @field_validator("series_per_category")
     @classmethod

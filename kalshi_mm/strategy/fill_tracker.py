@@ -111,7 +111,14 @@ class FillTracker:
             signed = fill.count_e2 if fill.side is WsBookSide.BID else -fill.count_e2
             self.position_e2 += signed
             self.fill_count += 1
-            fully = self._executor.apply_fill(fill.order_id, fill.count_e2)
+            fully = self._executor.apply_fill(
+                fill.order_id,
+                fill.count_e2,
+                side=BookSide(fill.side.value),  # the YES-leg side and price also feed the risk book
+                price_e4=fill.yes_price_e4,
+                fee_e4=fill.fee_e4,
+                client_order_id=fill.client_order_id,
+            )
             ts = fill.ts_ms / 1000 if fill.ts_ms is not None else fill.received_ts
             outcome_side, book_side = db_sides(BookSide(fill.side.value))
             self._db.log_fill_event(

@@ -37,6 +37,8 @@ from kalshi_mm.api.rest import KalshiTradingAPI
 from kalshi_mm.api.types import BookSide
 from kalshi_mm.api.ws_types import FillMsg
 from kalshi_mm.clock import Clock
+from kalshi_mm.ops.registry import SessionPublisher, SessionRegistry
+from kalshi_mm.risk.gate import SessionRisk
 from kalshi_mm.state.store import MarketStateStore
 from kalshi_mm.strategy.estimators import sigma_proxy_logit
 from kalshi_mm.strategy.exit_runner import work_off_position
@@ -44,6 +46,7 @@ from kalshi_mm.strategy.fill_tracker import FillTracker
 from kalshi_mm.strategy.legs import BookTop, OutcomeSide, top_excluding_own
 from kalshi_mm.strategy.market_watch import MarketWatch
 from kalshi_mm.strategy.order_executor import OrderExecutor
+from kalshi_mm.strategy.order_group import SessionOrderGroup, group_limit_e2
 from kalshi_mm.strategy.order_manager import DesiredOrders, plan_order_actions
 from kalshi_mm.strategy.quoting import NoQuote, QuoteInputs, Quotes, make_quotes
 from kalshi_mm.strategy.session import ClientIds, Lifecycle, SessionConfig, SessionState, StopReason, time_guard
@@ -82,6 +85,8 @@ class AvellanedaMarketMaker:
         strategy_name: str = "avellaneda_mm",
         stop_event: threading.Event | None = None,
         config_params: Mapping[str, Any] | None = None,
+        sessions_view: SessionRegistry | None = None,
+        risk: SessionRisk | None = None,
     ):
         if side not in ("yes", "no"):
             raise ValueError(f"side must be 'yes' or 'no', got {side!r}")
@@ -98,6 +103,7 @@ class AvellanedaMarketMaker:
         self.final_position_e2: int | None = None
         self._executor: OrderExecutor | None = None
         self._tracker: FillTracker | None = None
+        self._group: SessionOrderGroup | None = None  # the exchange-side kill switch (strategy/order_group.py)
         self._market = MarketWatch(
             api, store, ticker, side, clock, self._log, refresh_interval_s=config.market_refresh_interval_s
         )
@@ -110,6 +116,10 @@ class AvellanedaMarketMaker:
         self._throttles = Throttles(config.throttling) if config.throttling is not None else None
         model = config.quote_params.model
         self._intensity = IntensityEstimator(model.k, model.a) if config.estimate_intensity else None
+        # The ops endpoint's view of this session (kalshi_mm.ops.registry); publishes nowhere without a registry.
+        self._view = SessionPublisher(sessions_view, ticker, side)
+        # The account's risk gate (kalshi_mm.risk): checks every create/amend; None: no account-level checks.
+        self._risk = risk
 
     # --- control (any thread) --------------------------------------------------------------------------------
 
@@ -173,8 +183,18 @@ class AvellanedaMarketMaker:
             self.run_id,
             self._log,
             cancel_order_on_pause=self._cfg.cancel_order_on_pause,
+            risk=self._risk,
         )
-        self._executor.cancel_strays()
+        if self._cfg.adopt_orphans:
+            self._executor.sync()  # take over what an earlier run of this market/side left resting
+        else:
+            self._executor.cancel_strays()
+        limit_e2 = group_limit_e2(self._cfg.order_group_limit_multiple, self._cfg.quote_params.max_position_e2)
+        if limit_e2 is not None:
+            self._group = SessionOrderGroup(
+                self._api, self._store, self._db, self.ticker, self.run_id, self._log, limit_e2
+            )
+            self._executor.order_group_id = self._group.open()
         position = self._api.get_position(self.ticker).position_e2
         self._tracker = FillTracker(
             self._api,
@@ -223,6 +243,8 @@ class AvellanedaMarketMaker:
         assert self._executor is not None and self._tracker is not None
         market = self._market
         reason = market.events(now) or time_guard(now, self._started_ts, market.close_ts, cfg)
+        if reason is None and self._group is not None and self._group.tripped():
+            reason = StopReason.ORDER_GROUP_TRIPPED
         if reason is not None:
             return reason
         if self._executor.needs_sync or self._is_due("orders", cfg.order_sync_interval_s, now):
@@ -309,6 +331,7 @@ class AvellanedaMarketMaker:
                 self._throttles.adverse.record_fill(ts, leg.is_buy(BookSide(fill.side.value)), mid)
             if self._intensity is not None and self._last_yes_mid is not None:
                 self._intensity.fill(abs(fill.yes_price_e4 - self._last_yes_mid) / PRICE_SCALE)
+        self._view.fills(fills)
 
     def _record_exposure(self) -> None:
         mid = self._last_yes_mid
@@ -341,6 +364,7 @@ class AvellanedaMarketMaker:
             gamma=self._cfg.quote_params.model.gamma,
             ts=now,
         )
+        self._view.publish(self.state, self._tracker.position_e2, cycles=self.cycles, market=yes_top, desired=desired)
 
     # --- the ending --------------------------------------------------------------------------------------------
 
@@ -366,6 +390,7 @@ class AvellanedaMarketMaker:
 
     def _count_cycle(self) -> None:
         self.cycles += 1
+        self._view.publish(self.state, self._tracker.position_e2 if self._tracker else None, cycles=self.cycles)
 
     def _finish(self, reason: StopReason, error: BaseException | None) -> None:
         """Cancel everything, settle the books, end the run, DONE or FAULTED. Every step is guarded: this is
@@ -379,6 +404,10 @@ class AvellanedaMarketMaker:
             except Exception:
                 clean = False
                 self._log.exception("%s: cancelling session orders failed", self.ticker)
+        if self._group is not None:  # the trip (if any) on record, then the group deleted: never raises
+            if reason is StopReason.ORDER_GROUP_TRIPPED:
+                self._group.record_trip("create_refused")
+            self._group.close()
         final, pnl = None, None
         tracker = self._tracker
         if tracker is not None:
@@ -391,6 +420,12 @@ class AvellanedaMarketMaker:
                     self._log.exception("%s: final reconciliation step failed", self.ticker)
             final, pnl = tracker.position_e2, tracker.realized_pnl_e4
         self.final_position_e2 = final
+        if self._risk is not None:  # release the session's reservations; its P&L goes to the circuit breaker
+            try:
+                mid = self._last_yes_mid  # a mark for the session's P&L only; floored to whole 1/10,000 $
+                self._risk.close(None if mid is None else math.floor(mid))
+            except Exception:
+                self._log.exception("%s: releasing risk reservations failed", self.ticker)
         faulted = reason is StopReason.FAULT or not clean
         detail = reason.value if error is None else f"{reason.value}: {type(error).__name__}: {error}"
         if not clean:
@@ -408,3 +443,4 @@ class AvellanedaMarketMaker:
             except Exception:
                 self._log.exception("%s: recording the end of run %s failed", self.ticker, self.run_id)
         self._life.to(SessionState.FAULTED if faulted else SessionState.DONE, detail)
+        self._view.publish(self.state, final, cycles=self.cycles, reason=detail)

@@ -15,6 +15,10 @@ Error handling per action (the taxonomy of :mod:`kalshi_mm.api.errors`):
   may be wrong). A failed cancel also blocks the place behind it on that side. Cancels themselves are never
   blocked: pulling an order is always safe.
 * fatal errors propagate: the session faults.
+
+Risk (optional ``risk``, a :class:`~kalshi_mm.risk.gate.SessionRisk`): every create and amend is checked (and
+reserved) just before it is sent; a veto skips the side this cycle. Orders the trading state no longer allows to rest
+are cancelled first, and after each batch the account's exposure book mirrors the live table.
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ from kalshi_mm.api.errors import (
 )
 from kalshi_mm.api.rest import KalshiTradingAPI
 from kalshi_mm.api.types import BookSide, Order, OrderAck, OrderStatus, SelfTradePrevention, TimeInForce
+from kalshi_mm.risk.checks import Veto
+from kalshi_mm.risk.gate import SessionRisk
+from kalshi_mm.strategy.order_group import is_group_trip
 from kalshi_mm.strategy.order_manager import Amend, Cancel, Keep, LiveOrder, OrderAction, Place
 from kalshi_mm.strategy.session import ClientIds, StopReason
 
@@ -52,6 +59,15 @@ class ExecOutcome:
     skipped: set[BookSide] = field(default_factory=set)
     halt: StopReason | None = None
     sent: dict[str, int] = field(default_factory=lambda: {"place": 0, "amend": 0, "cancel": 0})
+    vetoed: int = 0  # creates/amends the risk gate refused (not sent)
+
+
+class RiskVetoed(Exception):
+    """The risk gate refused a create or amend (raised before anything is sent)."""
+
+    def __init__(self, veto: Veto):
+        super().__init__(veto.rule)
+        self.veto = veto
 
 
 def db_sides(side: BookSide) -> tuple[Literal["yes", "no"], Literal["bid", "ask"]]:
@@ -72,8 +88,12 @@ class OrderExecutor:
         logger: logging.Logger,
         *,
         cancel_order_on_pause: bool = True,
+        risk: SessionRisk | None = None,
+        order_group_id: str | None = None,
     ):
         self._api = api
+        self.order_group_id = order_group_id  # the session's Kalshi order group: every create joins it
+        self._risk = risk
         self._ticker = ticker
         self.ids = ids
         self._db = db
@@ -97,8 +117,22 @@ class OrderExecutor:
         this run's orders: one it placed or adopted, or a create whose response was lost."""
         return order_id in self._known or self.ids.this_run(client_order_id)
 
-    def apply_fill(self, order_id: str, count_e2: int) -> bool:
-        """Account a fill of one of our orders; True when the order is now fully filled."""
+    def apply_fill(
+        self,
+        order_id: str,
+        count_e2: int,
+        *,
+        side: BookSide | None = None,
+        price_e4: int | None = None,
+        fee_e4: int = 0,
+        client_order_id: str | None = None,
+    ) -> bool:
+        """Account a fill of one of our orders; True when the order is now fully filled. With ``side`` and
+        ``price_e4`` (YES leg) the fill also reaches the risk book."""
+        if self._risk is not None and side is not None and price_e4 is not None:
+            known = self._live.get(order_id)
+            key = (known.client_order_id or known.order_id) if known is not None else client_order_id
+            self._risk.on_fill(key, side, price_e4, count_e2, fee_e4)
         applied = self._applied.get(order_id, 0) + count_e2
         self._applied[order_id] = applied
         order = self._live.get(order_id)
@@ -122,6 +156,7 @@ class OrderExecutor:
     ) -> ExecOutcome:
         """Run a plan in order (cancels, amends, places). Stops at the first halt; fatal errors propagate."""
         out = ExecOutcome()
+        actions = self._with_risk_pulls(actions)
         blocked = set(self._unresolved.values())  # a create of unknown outcome may be resting there
         for action in actions:
             if isinstance(action, Keep):
@@ -140,6 +175,9 @@ class OrderExecutor:
                 else:
                     out.sent["place"] += 1
                     self._place(action, post_only, time_in_force)
+            except RiskVetoed:
+                out.skipped.add(side)
+                out.vetoed += 1
             except (TradingPausedError, MarketClosedError) as exc:
                 paused = isinstance(exc, TradingPausedError)
                 out.halt = StopReason.TRADING_PAUSED if paused else StopReason.MARKET_CLOSED
@@ -148,10 +186,47 @@ class OrderExecutor:
             except FatalError:
                 raise
             except ApiError as exc:
+                if is_group_trip(exc):  # the exchange tripped our order group: nothing more can be placed
+                    out.halt = StopReason.ORDER_GROUP_TRIPPED
+                    self._log.error("%s: %s refused, order group tripped: %s", self._ticker, side.value, exc)
+                    break
                 self._on_error(action, exc)
                 out.skipped.add(side)
                 blocked.add(side)
+        self._mirror_risk()
         return out
+
+    # --- risk (kalshi_mm.risk) -----------------------------------------------------------------------------
+
+    def _with_risk_pulls(self, actions: Sequence[OrderAction]) -> Sequence[OrderAction]:
+        """Cancels first for live orders the trading state no longer allows to rest (HALTED: all; REDUCING:
+        those adding exposure); the plan's other actions on those orders are dropped."""
+        if self._risk is None:
+            return actions
+        pull = set(self._risk.must_pull(self._live.values()))
+        if not pull:
+            return actions
+        cancels: list[OrderAction] = [Cancel(o, "risk_state") for o in self._live.values() if o.order_id in pull]
+        rest = [a for a in actions if isinstance(a, Place) or a.order.order_id not in pull]
+        return cancels + rest
+
+    def _check_risk(
+        self, side: BookSide, price_e4: int, size_e2: int, cid: str, order: LiveOrder | None = None
+    ) -> None:
+        """Check (and reserve) a create under ``cid``, or an amend of ``order``; raise :class:`RiskVetoed`."""
+        if self._risk is None:
+            return
+        live, in_flight = self._live.values(), self._unresolved.keys()
+        if order is None:
+            decision = self._risk.check_place(cid, side, price_e4, size_e2, live, in_flight)
+        else:
+            decision = self._risk.check_amend(order, price_e4, size_e2, live, in_flight)
+        if isinstance(decision, Veto):
+            raise RiskVetoed(decision)
+
+    def _mirror_risk(self) -> None:
+        if self._risk is not None:
+            self._risk.mirror(self._live.values(), self._unresolved.keys())
 
     def _on_error(self, action: OrderAction, exc: ApiError) -> None:
         what = type(action).__name__.lower()
@@ -169,17 +244,37 @@ class OrderExecutor:
 
     def _place(self, action: Place, post_only: bool, tif: TimeInForce) -> None:
         cid = self.ids.next()
-        ack = self._api.place_order(
-            self._ticker,
-            action.side,
-            action.price_e4,
-            action.size_e2,
-            time_in_force=tif,
-            self_trade_prevention=SelfTradePrevention.TAKER_AT_CROSS,
-            post_only=post_only,
+        self._check_risk(action.side, action.price_e4, action.size_e2, cid)
+        # The intent is queued before the create is sent (see kalshi_mm.analytics.safety): a crash or a lost
+        # response leaves a record the start-up recovery resolves on the exchange.
+        self._db.log_order_intent(
             client_order_id=cid,
-            cancel_order_on_pause=self._cancel_on_pause,
+            market_ticker=self._ticker,
+            book_side=db_sides(action.side)[1],
+            price_e4=action.price_e4,
+            count_e2=action.size_e2,
+            run_id=self._run_id,
         )
+        try:
+            ack = self._api.place_order(
+                self._ticker,
+                action.side,
+                action.price_e4,
+                action.size_e2,
+                time_in_force=tif,
+                self_trade_prevention=SelfTradePrevention.TAKER_AT_CROSS,
+                post_only=post_only,
+                client_order_id=cid,
+                cancel_order_on_pause=self._cancel_on_pause,
+                order_group_id=self.order_group_id,
+            )
+        except (RejectedError, TransientError) as exc:
+            # Refused, or certainly never executed (429, refused connection): no order. An unknown outcome
+            # (OrderOutcomeUnknownError) stays pending until sync() or the next start-up resolves it.
+            if isinstance(exc, RejectedError) or exc.executed is False:
+                self._db.resolve_order_intent(cid, "rejected" if isinstance(exc, RejectedError) else "not_found")
+            raise
+        self._db.resolve_order_intent(cid, "placed", ack.order_id)
         self._adopt(ack, action.side, action.price_e4, action.size_e2)
 
     def _adopt(self, ack: OrderAck, side: BookSide, price_e4: int, count_e2: int) -> None:
@@ -189,10 +284,18 @@ class OrderExecutor:
         resting = ack.remaining_count_e2 if ack.remaining_count_e2 is not None else order.remaining_e2
         if resting > 0 and order.remaining_e2 > 0:
             self._live[ack.order_id] = order
-        self._log_placed(ack.order_id, ack.client_order_id, side, price_e4, count_e2)
+        self._log_placed(ack.order_id, ack.client_order_id, side, price_e4, count_e2, self.order_group_id)
         self._log.debug("%s: placed %s %d @ %d (%s)", self._ticker, side.value, count_e2, price_e4, ack.order_id)
 
-    def _log_placed(self, order_id: str, client_order_id: str, side: BookSide, price_e4: int, count_e2: int) -> None:
+    def _log_placed(
+        self,
+        order_id: str,
+        client_order_id: str,
+        side: BookSide,
+        price_e4: int,
+        count_e2: int,
+        order_group_id: str | None = None,
+    ) -> None:
         outcome_side, book_side = db_sides(side)
         self._db.log_order_placed(
             order_id=order_id,
@@ -203,10 +306,12 @@ class OrderExecutor:
             count_e2=count_e2,
             run_id=self._run_id,
             client_order_id=client_order_id or None,
+            order_group_id=order_group_id,
         )
 
     def _amend(self, action: Amend) -> None:
         order = action.order
+        self._check_risk(order.side, action.price_e4, action.size_e2, order.client_order_id, order)
         self._api.amend_order(
             order.order_id,
             self._ticker,
@@ -247,10 +352,13 @@ class OrderExecutor:
             resting = self._resting_of_session()
             for cid in list(self._unresolved):
                 found = self._api.find_order_by_client_id(self._ticker, cid)
+                self._db.resolve_order_intent(cid, "not_found" if found is None else "placed", found and found.order_id)
                 if found is not None and found.order_id not in self._known:
                     self._known.add(found.order_id)
                     self.newly_known.add(found.order_id)
-                    self._log_placed(found.order_id, cid, found.side, found.price_e4, found.initial_count_e2)
+                    self._log_placed(
+                        found.order_id, cid, found.side, found.price_e4, found.initial_count_e2, found.order_group_id
+                    )
                     self._log.info("%s: create %s resolved: order %s", self._ticker, cid, found.order_id)
                 del self._unresolved[cid]
         except TransientError as exc:
@@ -264,13 +372,16 @@ class OrderExecutor:
                 # the plan keeps, amends or cancels it like any other, and its fills count.
                 self._known.add(o.order_id)
                 self.newly_known.add(o.order_id)
-                self._log_placed(o.order_id, o.client_order_id, o.side, o.price_e4, o.initial_count_e2)
+                self._log_placed(
+                    o.order_id, o.client_order_id, o.side, o.price_e4, o.initial_count_e2, o.order_group_id
+                )
             filled = max(o.fill_count_e2, self._applied.get(o.order_id, 0))
             live[o.order_id] = LiveOrder(
                 o.order_id, o.client_order_id, o.side, o.price_e4, o.fill_count_e2 + o.remaining_count_e2, filled
             )
         self._live = {k: v for k, v in live.items() if v.remaining_e2 > 0}
         self.needs_sync = False
+        self._mirror_risk()
 
     def cancel_strays(self) -> int:
         """Cancel every resting order carrying this market/side's prefix (left by an earlier run); count."""
@@ -309,6 +420,7 @@ class OrderExecutor:
             if not left:
                 self._live.clear()
                 self._unresolved.clear()
+                self._mirror_risk()
                 return True
             for o in left:
                 self._live[o.order_id] = LiveOrder(

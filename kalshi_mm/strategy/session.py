@@ -73,6 +73,7 @@ class StopReason(enum.Enum):
     WS_STALE = "ws_stale"
     MARKET_CLOSED = "market_closed"
     TRADING_PAUSED = "trading_paused"
+    ORDER_GROUP_TRIPPED = "order_group_tripped"  # the exchange cut our orders (strategy/order_group.py)
     FAULT = "fault"
 
     @property
@@ -149,7 +150,10 @@ class SessionConfig:
     ``volatility_warmup_s`` of samples exist, stops the session. Intervals: REST fill reconciliation while the
     WebSocket is healthy (every cycle otherwise), resting-order sync, position check, market refresh.
     ``verify_position``: adopt the exchange's position when it disagrees with our fills (turn off when two
-    sessions share one market, whose positions are netted by the exchange).
+    sessions share one market, whose positions are netted by the exchange). ``order_group_limit_multiple``: the
+    session's orders go into their own Kalshi order group tripping at this × ``max_position_e2`` contracts matched
+    within 15 s (0: no group). ``adopt_orphans``: at start adopt resting orders an earlier run of this market/side
+    left (``recovery.orphan_orders: adopt``) instead of cancelling them.
     """
 
     quote_params: QuoteParams
@@ -176,6 +180,8 @@ class SessionConfig:
     market_refresh_interval_s: float = 60.0
     verify_position: bool = True
     cancel_order_on_pause: bool = True
+    order_group_limit_multiple: float = 0.0
+    adopt_orphans: bool = False
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.refresh_s) and self.refresh_s > 0):
@@ -225,6 +231,8 @@ class SessionConfig:
             "volatility_window_s": app.volatility_scanner.volatility_window_minutes * 60.0,
             "sigma_baseline": app.as_model.sigma.baseline,
             "sigma_horizon_s": app.as_model.risk_horizon_seconds,
+            "order_group_limit_multiple": app.risk.order_group_limit_multiple,
+            "adopt_orphans": app.recovery.orphan_orders == "adopt",
         }
         values.update(overrides)
         return cls(**values)

@@ -804,3 +804,20 @@ def test_partial_fill_logged_after_the_cancel_keeps_the_order_cancelled(
     db.close()
     (row,) = query(db.path, "SELECT status, filled_count_e2 FROM orders WHERE order_id = 'o-late'")
     assert (row["status"], row["filled_count_e2"]) == ("cancelled", 300)
+
+
+def test_order_whose_fills_add_up_to_its_size_is_filled_whatever_the_caller_knew(
+    open_db: Callable[..., AnalyticsDB],
+) -> None:
+    # A session that dropped the order from its live table (an amend answered 404) reports fully_filled=False.
+    db = open_db()
+    run_id = db.create_strategy_run(strategy_name="s", market_ticker="KXT-1", trade_side="yes")
+    place(db, "o-1", run_id, count_e2=200, client_order_id="c-1")
+    db.log_order_filled(order_id="o-1", price_e4=4700, count_e2=100, fully_filled=False)
+    db.log_order_filled(order_id="o-1", price_e4=4700, count_e2=100, fully_filled=False)
+    place(db, "o-2", run_id, count_e2=200, client_order_id="c-2")
+    db.log_order_cancelled("o-2", reason="requote")
+    db.log_order_filled(order_id="o-2", price_e4=4700, count_e2=200, fully_filled=False)
+    db.close()
+    statuses = {r["order_id"]: r["status"] for r in query(db.path, "SELECT order_id, status FROM orders")}
+    assert statuses == {"o-1": "filled", "o-2": "filled"}

@@ -6,10 +6,11 @@ import re
 from collections import defaultdict
 
 import pytest
+import yaml
 
 from kalshi_mm.sim.catalogue import TEMPLATES, build_catalogue, category_key
 from kalshi_mm.sim.model import FeeType
-from kalshi_mm.sim.scenario import KALSHI_CATEGORIES, load_scenario
+from kalshi_mm.sim.scenario import KALSHI_CATEGORIES, SCENARIO_DIR, load_scenario, parse_scenario
 
 NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 HOUR, DAY = 3600, 86_400
@@ -123,3 +124,18 @@ def test_rolling_series_list_events_ahead() -> None:
     btc = next(s for s in catalogue.series if s.series.ticker == "KXBTCD")
     assert [e.close_ts - int(NOW) for e in btc.events] == [40 * 60, 40 * 60 + HOUR]
     assert btc.events[0].event.event_ticker == "KXBTCD-26JAN0100"
+
+
+def test_copies_list_every_series_again_under_its_own_ticker() -> None:
+    raw = yaml.safe_load((SCENARIO_DIR / "default.yaml").read_text())
+    raw["catalogue"]["copies"] = 3
+    tripled = build_catalogue(parse_scenario(raw), NOW)
+    single = build_catalogue(load_scenario("default"), NOW)
+    tickers = [s.series.ticker for s in tripled.series]
+    base = [s.series.ticker for s in single.series]
+    assert tickers == base + [f"{t}2" for t in base] + [f"{t}3" for t in base]
+    markets = [m.ticker for m in tripled.markets()]
+    assert len(markets) == 3 * len(list(single.markets())) == len(set(markets))
+    btc, btc2 = (next(s for s in tripled.series if s.series.ticker == t) for t in ("KXBTCD", "KXBTCD2"))
+    assert btc2.events[0].event.event_ticker == "KXBTCD2-26JAN0100"
+    assert [m.p0 for e in btc.events for m in e.markets] != [m.p0 for e in btc2.events for m in e.markets]

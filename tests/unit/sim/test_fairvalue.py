@@ -205,3 +205,35 @@ def test_results_are_consistent_with_the_event_kind() -> None:
         yes = ladder.draw_results(rng)
         assert list(yes) == sorted(yes, reverse=True)  # a YES strike implies every lower strike is YES
     assert wins[0] / 2000 == pytest.approx(0.5, abs=0.05)
+
+
+def test_chop_whipsaws_around_the_level_with_negative_autocorrelation_then_calms() -> None:
+    # No diffusion: every move is the burst's. 3 s samples of a 2 s half-life OU: changes alternate more than not.
+    params = replace(CALM, sigma_logit_per_sqrt_s=0.0)
+    event = EventFairValue(params, [0.5], False, random.Random(7))
+    event.chop(0.04, half_life_s=2.0, duration_s=600.0)
+    prices = []
+    for _ in range(200):
+        event.advance(3.0)
+        prices.append(event.probabilities()[0])
+    changes = [b - a for a, b in itertools.pairwise(prices)]
+    sd = math.sqrt(sum(c * c for c in changes) / len(changes))
+    lag1 = sum(a * b for a, b in itertools.pairwise(changes)) / sum(c * c for c in changes)
+    level_sd = math.sqrt(sum((p - 0.5) ** 2 for p in prices) / len(prices))
+    assert 0.03 < level_sd < 0.05  # about the asked 4 cents around 50
+    assert sd > 0.03  # each 3 s observation moves cents: the scanner's σ rule (0.02) fires
+    assert lag1 < -0.2  # mean-reverting: the regime classifier's score (1 - rho) / 2 is above 0.6
+    # After the burst the term fades with its half-life and stops drawing random numbers.
+    event.advance(1.0)
+    for _ in range(60):
+        event.advance(3.0)
+    assert event.probabilities()[0] == pytest.approx(0.5, abs=1e-6)
+    assert event.processes[0].logit == 0.0
+
+
+def test_chop_parameters_are_checked() -> None:
+    proc = FairValueProcess.from_probability(CALM, 0.5, random.Random(1))
+    with pytest.raises(ValueError, match="duration_s"):
+        proc.start_chop(0.1, 2.0, 0.0)
+    with pytest.raises(ValueError, match="sd_logit"):
+        proc.start_chop(float("nan"), 2.0, 10.0)

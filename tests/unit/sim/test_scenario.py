@@ -93,6 +93,24 @@ def test_news_keys_are_checked() -> None:
     assert "news.1.when" in problems
 
 
+@pytest.mark.parametrize(
+    ("shock", "message"),
+    [
+        ({"kind": "chop", "move_cents": 4}, "duration_s"),
+        ({"kind": "chop", "move_cents": -4, "duration_s": 60}, "standard deviation"),
+        ({"kind": "chop", "move_cents": 4, "duration_s": 60, "every_s": 30}, "every_s > duration_s"),
+        ({"move_cents": 4, "duration_s": 60}, "chop only"),
+        ({"kind": "wobble", "move_cents": 4}, "'jump' or 'chop'"),
+    ],
+)
+def test_chop_news_keys_are_checked(shock: dict[str, object], message: str) -> None:
+    raw = default_raw()
+    raw["news"] = [{"at_s": 5, "series": raw["news"][0]["series"], **shock}]
+    problems = problems_of(raw)
+    assert any(key.startswith("news.0") for key in problems), problems
+    assert message in " ".join(str(v) for v in problems.values())
+
+
 def test_files_that_cannot_be_loaded(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError, match="shipped scenarios"):
         load_scenario("no-such-scenario")
