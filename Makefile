@@ -20,19 +20,22 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(VENV)/.installed ## Create .venv and install requirements (only when needed)
 
-# Discovery mode trades within a minute of starting; volatility mode (the config's default) waits for volatility
-# events, which the default simulated market rarely produces early with the stock thresholds. With no credentials
-# it paper-trades on the embedded exchange. MODE=volatility runs the config's default mode.
-MODE ?= discovery
+# With no credentials it paper-trades on the embedded exchange, in the config's mode (volatility: events,
+# sessions and fills within a minute on the default simulated market). MODE=discovery runs the other mode.
+MODE ?=
 run: venv ## Run the daemon (embedded exchange when no credentials are set); MODE=discovery, ARGS="--duration 120"
-	$(PY) runner.py --config $(CONFIG) --mode $(MODE) $(ARGS)
+	$(PY) runner.py --config $(CONFIG) $(if $(MODE),--mode $(MODE)) $(ARGS)
 
 check-config: venv ## Validate config.yaml and print the effective config (secrets masked)
 	$(PY) runner.py --config $(CONFIG) --check-config
 
-test: venv ## Lint (ruff) and run the whole test suite
+# Test modules run in parallel worker processes (a module's tests stay together: module fixtures run once);
+# tests marked serial measure real-time budgets and run alone afterwards.
+TEST_WORKERS ?= 3
+test: venv ## Lint (ruff) and run the whole test suite (TEST_WORKERS=3 parallel workers)
 	$(PY) -m ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope -m "not serial"
+	$(PY) -m pytest -m serial
 
 lint: venv ## ruff check + ruff format --check
 	$(PY) -m ruff check .

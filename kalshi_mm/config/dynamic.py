@@ -12,6 +12,9 @@ Sizing, in order (money in 1/10,000 dollar, counts in 1/100 contract, whole cont
    also capped at ``volatility_mm.max_position_contracts``. Order size = position_limit_buffer · max position,
    at least one contract.
 
+γ and k are ``as_model.base_gamma`` and the category's k, times ``regimes.gamma_multipliers`` /
+``k_multipliers`` of ``regime`` when one is given (a regime name the config does not list is refused).
+
 σ is in dollars per √hour: the market's estimate, blended with an event σ by the profile's ``sigma_blend``
 (0 on a price jump ≥ ``volatility_mm.jump_magnitude_threshold``), then clamped to [sigma_floor, sigma_cap].
 """
@@ -217,6 +220,14 @@ def generate_config_for_market(
     order_size_e2 = max(1, math.floor(contracts * risk.position_limit_buffer)) * _CONTRACT_E2
     reasons.append(f"max position {contracts} contracts, order size {order_size_e2 // _CONTRACT_E2}")
 
+    gamma, k = config.as_model.base_gamma, config.as_model.k_for(cand.category)
+    if regime:
+        gamma_x, k_x = config.regimes.gamma_multipliers.get(regime), config.regimes.k_multipliers.get(regime)
+        if gamma_x is None or k_x is None:
+            raise fail(f"regime {regime!r} has no gamma/k multiplier in the config")
+        gamma, k = gamma * gamma_x, k * k_x
+        reasons.append(f"regime {regime}: gamma × {gamma_x:g}, k × {k_x:g}")
+
     sigma, sigma_reason = _blend_sigma(m.sigma, event_sigma, jump_magnitude_e4, params, config)
     reasons.append(sigma_reason + (" [proxy]" if m.sigma_is_proxy else ""))
     # Liquidity at which alpha·√L reaches the per-market cap: the book size the caps were designed around.
@@ -230,9 +241,9 @@ def generate_config_for_market(
         max_position_e2=max_position_e2,
         order_size_e2=order_size_e2,
         one_sided=one_sided,
-        k=config.as_model.k_for(cand.category),
+        k=k,
         sigma=sigma,
-        gamma=config.as_model.base_gamma,
+        gamma=gamma,
         min_total_spread_e4=params.spread_tight,
         max_total_spread_e4=params.spread_wide,
         inventory_skew_factor=inventory_skew_factor(liquidity_e4, max_position_e2, reference_e4),

@@ -8,6 +8,8 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 
+import pytest
+
 from kalshi_mm.api.ratelimit import DEFAULT_SAFETY, TIERS
 from kalshi_mm.api.rest import KalshiTradingAPI
 from kalshi_mm.api.types import BookSide
@@ -20,6 +22,7 @@ SCALE = 2.0  # the clock runs 2x real time: 1.5 s of wall time
 MARKET_DATA_THREADS = 4
 
 
+@pytest.mark.serial
 def test_basic_tier_budget_without_429s_and_without_starving_writes() -> None:
     clock = SimClock(start=1_795_000_000.0, scale=SCALE)
     server = start_venue(clock, tier="basic")

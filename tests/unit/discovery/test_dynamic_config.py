@@ -109,9 +109,18 @@ def test_profile_exclusion_and_regime_overrides(build: Any) -> None:
     with pytest.raises(DynamicConfigError, match="mean_reverting excludes"):
         gen(build.scored(), regime="TRENDING")
     c = gen(build.scored(category="crypto", **BIG_BOOK), regime="TRENDING")
-    assert (c.profile, c.k, c.min_total_spread_e4, c.max_total_spread_e4) == ("medium_trending", 72.0, 600, 1200)
+    # TRENDING: k × 0.5 (72 -> 36), γ × 1.5 (regimes.k_multipliers / gamma_multipliers).
+    assert (c.profile, c.k, c.min_total_spread_e4, c.max_total_spread_e4) == ("medium_trending", 36.0, 600, 1200)
+    assert c.gamma == pytest.approx(CFG.as_model.base_gamma * 1.5)
     assert c.risk_budget_e4 == 40000  # max_position_factor 0.5
-    assert gen(build.scored(), regime="QUIET").min_total_spread_e4 == 150
+    quiet = gen(build.scored(), regime="QUIET")
+    assert quiet.min_total_spread_e4 == 150
+    assert (quiet.gamma, quiet.k) == (
+        pytest.approx(CFG.as_model.base_gamma * 0.8),
+        pytest.approx(gen(build.scored()).k * 0.7),
+    )
+    with pytest.raises(DynamicConfigError, match="no gamma/k multiplier"):
+        gen(build.scored(), regime="SIDEWAYS")
 
 
 def test_sigma_blending(build: Any) -> None:
