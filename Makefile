@@ -6,7 +6,7 @@ CONFIG ?= config.yaml
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run check-config test lint format bench clean
+.PHONY: help venv run check-config test lint format bench chaos clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -47,6 +47,11 @@ format: venv ## Apply ruff's formatter and autofixes
 
 bench: venv ## Run the benchmarks in bench/ (figures, not pass/fail)
 	@for b in bench/bench_*.py; do echo "== $$b"; PYTHONPATH=. $(PY) $$b || exit 1; done
+
+# The chaos suite's long profile: the daemon SIGKILLed and restarted 12 times under every injected fault, about
+# 15-20 minutes; prints the fault counts and violations (the short profile runs in make test).
+chaos: venv ## Long chaos run (tests/chaos, CHAOS_PROFILE=long): fault counts and invariant violations
+	CHAOS_PROFILE=long $(PY) -m pytest tests/chaos -m chaos -s
 
 clean: ## Remove the venv and caches (keeps data/ and logs/)
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

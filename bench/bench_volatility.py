@@ -17,17 +17,21 @@ risk limits opened up so they never refuse a session), so every figure is the da
 * Writes per requote: a requote is a quoting cycle whose desired quotes (``market_snapshots.computed_bid_e4`` /
   ``computed_ask_e4``) differ from the previous cycle of the same session, a session's first quotes included.
   Writes are the order-entry requests the exchange answered (create, amend, decrease, cancel, batched). Goal ≤ 1.
+  Also per side requote (one order's wanted price changed), with side changes binned by the size of the move:
+  moves over 3¢ are cancel + create by design (``AmendPolicy.max_amend_move_e4``), smaller ones one amend.
 * Sessions concurrently active (``volatility_sessions``): max and time-weighted mean over the steady state, and
   the tracked-market count from the daemon's ``volatility scan: N open markets, tracking M`` line.
 
 Prints the figures with each goal met or not and writes ``bench/results/bench_volatility.json``; never asserts.
-``python bench/bench_volatility.py [--duration 180 | --quick] [--keep DIR]``. Both processes are always stopped
-(SIGTERM, then SIGKILL).
+``python bench/bench_volatility.py [--duration 180 | --quick] [--keep DIR] [--profile]``; ``--profile`` adds a
+``py-spy record --gil`` of the daemon's steady state and prints its top frames (needs ``pip install py-spy``).
+Both processes are always stopped (SIGTERM, then SIGKILL).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -41,14 +45,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import requests
 import yaml
 
 from kalshi_mm.clock import LiveClock
 
+ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "bench" / "scenarios" / "volatility_200.yaml"
 RESULTS = ROOT / "bench" / "results" / "bench_volatility.json"
 LIVE = LiveClock()
@@ -111,8 +115,9 @@ def start_exchange(work: Path, args: argparse.Namespace) -> tuple[subprocess.Pop
         "--credentials-out",
         str(cred),
     ]
-    log = (work / "exchange.log").open("wb")
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with (work / "exchange.log").open("wb") as log:  # the child keeps its own descriptor
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     env_file = cred / "sim.env"
     deadline = LIVE.monotonic() + 120
     while not env_file.is_file():
@@ -177,6 +182,58 @@ class Samples:
     wall_s: float = 0.0
 
 
+class Profiler:
+    """Optional ``py-spy record`` of the daemon over the steady state (``--profile``): started ``at_s`` seconds
+    after the daemon, for ``duration_s``, non-blocking, raw collapsed stacks for :func:`hotspots`."""
+
+    def __init__(self, out: Path, at_s: float, duration_s: float) -> None:
+        self.out, self.at_s, self.duration_s = out, at_s, duration_s
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def maybe_start(self, pid: int, elapsed_s: float) -> None:
+        if self.proc is not None or elapsed_s < self.at_s:
+            return
+        spy = Path(sys.executable).with_name("py-spy")
+        cmd = [str(spy), "record", "-p", str(pid), "-d", str(int(self.duration_s)), "-f", "raw"]
+        # --gil: only the thread holding the GIL is sampled, so threads blocked in socket reads do not count.
+        cmd += ["-o", str(self.out), "--nonblocking", "--gil"]
+        with self.out.with_suffix(".log").open("wb") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            try:
+                self.proc.wait(30)  # it stops by itself at -d or when the daemon exits, and writes its file then
+            except subprocess.TimeoutExpired:
+                stop_process(self.proc, "py-spy")
+
+
+def hotspots(raw: Path, top: int = 15) -> dict[str, list[tuple[str, float]]]:
+    """Shares of py-spy samples: by leaf frame (self) and by function anywhere on the stack (inclusive)."""
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        frames = [f for f in stack.split(";")[1:]]  # the first element names the thread
+        if not frames:
+            continue
+        total += n
+        own[frames[-1]] += n
+        for frame in set(frames):
+            inclusive[frame] += n
+    if total == 0:
+        return {"self": [], "inclusive": []}
+    return {
+        "self": [(f, n / total) for f, n in own.most_common(top)],
+        "inclusive": [(f, n / total) for f, n in inclusive.most_common(top)],
+        "samples": [("total", float(total))],
+    }
+
+
 def _proc_cpu_ticks(pid: int) -> int | None:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -204,12 +261,14 @@ def traffic_of(rest_url: str) -> dict[str, int]:
     return requests.get(url, timeout=10).json().get(SIM_USER, {}).get("rest", {})
 
 
-def watch(proc: subprocess.Popen[bytes], rest_url: str, limit_s: float) -> Samples:
+def watch(proc: subprocess.Popen[bytes], rest_url: str, limit_s: float, profiler: Profiler | None) -> Samples:
     """Sample the daemon until it exits (reaped here with wait4 for its exact rusage) or ``limit_s`` passes."""
     out = Samples()
     started = LIVE.monotonic()
     next_traffic = 0.0
     while True:
+        if profiler is not None:
+            profiler.maybe_start(proc.pid, LIVE.monotonic() - started)
         pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
         if pid == proc.pid:
             out.rusage, out.exit_status = rusage, os.waitstatus_to_exitcode(status)
@@ -223,10 +282,8 @@ def watch(proc: subprocess.Popen[bytes], rest_url: str, limit_s: float) -> Sampl
         out.hwm_kb = max(out.hwm_kb, hwm, rss)
         if LIVE.monotonic() >= next_traffic:
             next_traffic = LIVE.monotonic() + TRAFFIC_EVERY_S
-            try:
+            with contextlib.suppress(requests.RequestException):  # the next snapshot will do
                 out.traffic.append((now, traffic_of(rest_url)))
-            except requests.RequestException:
-                pass
         if LIVE.monotonic() - started > limit_s:
             print(f"  the daemon is still running {limit_s:.0f} s after start: stopping it")
             break
@@ -249,6 +306,7 @@ class Session:
     requotes: int
     side_requotes: int
     kill_reason: str
+    moves: Counter[str]  # side changes by size of the price move (1/10,000 $)
 
 
 def read_sessions(db_path: Path, refresh_s: float, end_fallback: float) -> list[Session]:
@@ -265,12 +323,14 @@ def read_sessions(db_path: Path, refresh_s: float, end_fallback: float) -> list[
                 (run_id,),
             ).fetchall()
             requotes = side_requotes = 0
-            previous: tuple[Any, Any] | None = None
+            moves: Counter[str] = Counter()
+            previous: tuple[Any, Any] = (None, None)
             for _, bid, ask in snaps:
-                if previous is None:
-                    changed = int(bid is not None) + int(ask is not None)
-                else:
-                    changed = int(bid != previous[0]) + int(ask != previous[1])
+                changed = 0
+                for before, now in zip(previous, (bid, ask), strict=True):
+                    if before != now:
+                        changed += 1
+                        moves[_move_class(before, now)] += 1
                 requotes += changed > 0
                 side_requotes += changed
                 previous = (bid, ask)
@@ -286,11 +346,20 @@ def read_sessions(db_path: Path, refresh_s: float, end_fallback: float) -> list[
                     requotes,
                     side_requotes,
                     reason,
+                    moves,
                 )
             )
         return sessions
     finally:
         db.close()
+
+
+def _move_class(before: int | None, now: int | None) -> str:
+    if before is None or now is None:
+        return "quote appears" if before is None else "quote withdrawn"
+    move = abs(now - before)
+    # AmendPolicy.max_amend_move_e4 (300): larger moves are cancel + create
+    return "<= 1c" if move <= 100 else "<= 3c (amend)" if move <= 300 else "> 3c (replace)"
 
 
 def cancel_reasons(db_path: Path) -> Counter[str]:
@@ -322,6 +391,16 @@ def concurrency(sessions: list[Session], t0: float, t1: float) -> tuple[int, flo
     if t1 > last:
         area += alive * (t1 - last)
     return peak, area / (t1 - t0)
+
+
+def timeline(sessions: list[Session], t0: float, t1: float, step_s: float) -> list[int]:
+    """Sessions alive at t0, t0 + step, ... up to t1."""
+    out = []
+    t = t0
+    while t <= t1:
+        out.append(sum(1 for s in sessions if s.start_ts <= t < s.end_ts))
+        t += step_s
+    return out
 
 
 def cpu_between(samples: list[tuple[float, int, int]], t0: float, t1: float) -> float | None:
@@ -367,6 +446,10 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     print(f"volatility mode, {args.duration:.0f} s, up to {args.sessions} sessions, scenario {args.scenario.name}")
     exchange, sim_env = start_exchange(work, args)
     daemon: subprocess.Popen[bytes] | None = None
+    profiler = None
+    if args.profile:
+        # Sessions start 30-40 s in; the last 5 s before --duration ends are left out (shutdown).
+        profiler = Profiler(work / "py-spy.txt", at_s=45.0, duration_s=max(5.0, args.duration - 50.0))
     try:
         config = bench_config(work, args)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("KALSHI_", "PYTHONPATH"))}
@@ -374,17 +457,29 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         cmd = [sys.executable, str(ROOT / "runner.py"), "--config", str(config), "--duration", str(args.duration)]
         started_ts = LIVE.time()
         deadline_ts = started_ts + args.duration
-        log = (work / "daemon.log").open("wb")
         # cwd = the work directory: no .env of the checkout is read, relative paths land here.
-        daemon = subprocess.Popen(cmd, cwd=work, stdout=log, stderr=subprocess.STDOUT, env=env)
+        with (work / "daemon.log").open("wb") as log:
+            daemon = subprocess.Popen(cmd, cwd=work, stdout=log, stderr=subprocess.STDOUT, env=env)
         print(f"  exchange pid {exchange.pid}, daemon pid {daemon.pid}; work directory {work}")
-        samples = watch(daemon, sim_env["KALSHI_BASE_URL"], args.duration + 120)
+        samples = watch(daemon, sim_env["KALSHI_BASE_URL"], args.duration + 120, profiler)
         final_traffic = traffic_of(sim_env["KALSHI_BASE_URL"])
     finally:
         if daemon is not None:
             stop_process(daemon, "daemon")
+        if profiler is not None:
+            profiler.stop()
         stop_process(exchange, "exchange")
-    return analyse(args, work, samples, final_traffic, started_ts, deadline_ts)
+    results = analyse(args, work, samples, final_traffic, started_ts, deadline_ts)
+    if profiler is not None and profiler.out.is_file():
+        spots = hotspots(profiler.out)
+        results["profile"] = {k: [[f, round(x, 4)] for f, x in v] for k, v in spots.items()}
+        print(f"  py-spy, {profiler.duration_s:.0f} s of the steady state: top frames by own samples")
+        for frame, share in spots["self"]:
+            print(f"    {share:6.1%}  {frame}")
+        print("  ... and by samples anywhere on the stack")
+        for frame, share in spots["inclusive"]:
+            print(f"    {share:6.1%}  {frame}")
+    return results
 
 
 def analyse(
@@ -419,16 +514,25 @@ def analyse(
     cycles = sum(s.cycles for s in sessions)
     starts = len(sessions)
     scans = tracked_markets(log_text)
+    ws_health = {
+        "connections": log_text.count("WebSocket connected to"),
+        "losses": log_text.count("WebSocket connection lost") + log_text.count("WebSocket closed by the server"),
+        "capped_markets": log_text.count("max_markets_per_connection"),
+    }
 
     # requests, by class; before the first session the scanner is alone
     classes = classify(final_traffic)
     warmup = classify(traffic_at(samples.traffic, first_start)) if first_start is not None else classes
+    warmup_min = (first_start - started_ts) / 60 if first_start is not None else None
     md = classes["market_data"]
     md_total = sum(md.values())
     md_scanner = sum(n for r, n in md.items() if r in ("GET /markets", "GET /series/{series_ticker}"))
     # Per session start (kalshi_mm/modes/volatility_mode.py make_config: get_market + get_orderbook;
-    # kalshi_mm/strategy/market_watch.py MarketWatch.refresh at the session's start: get_market).
-    md_starts = min(md["GET /markets/{ticker}"], 2 * starts) + min(md["GET /markets/{ticker}/orderbook"], starts)
+    # kalshi_mm/strategy/market_watch.py MarketWatch.refresh at the session's start: get_market). A start whose
+    # config is refused ("could not start a session", e.g. a budget below one contract) paid make_config's two.
+    failed = log_text.count("could not start a session")
+    md_starts = min(md["GET /markets/{ticker}"], 2 * starts + failed)
+    md_starts += min(md["GET /markets/{ticker}/orderbook"], starts + failed)
     md_quoting = md_total - md_scanner - md_starts
     portfolio_total = sum(classes["portfolio"].values())
     writes = classes["writes"]
@@ -451,6 +555,7 @@ def analyse(
         "daemon_exit_status": samples.exit_status,
         "daemon_wall_s": round(samples.wall_s, 1),
         "scans": [{"open_markets": a, "tracked": b} for a, b in scans],
+        "websocket": ws_health,
         "sessions": {
             "started": starts,
             "first_start_after_s": round(first_start - started_ts, 1) if first_start is not None else None,
@@ -461,6 +566,8 @@ def analyse(
             "requotes": requotes,
             "side_requotes": side_requotes,
             "end_reasons": dict(Counter(s.kill_reason.split(":", 1)[0].split(" ", 1)[0] for s in sessions)),
+            "side_changes_by_move": dict(sum((s.moves for s in sessions), Counter())),
+            "concurrency_every_15s": timeline(sessions, first_start, steady_end, 15.0) if first_start else [],
         },
         "cpu": {
             "whole_run_share": _r(cpu_whole),
@@ -471,15 +578,22 @@ def analyse(
         "rest": {
             "by_class": {k: dict(sorted(v.items())) for k, v in classes.items()},
             "before_first_session": {k: dict(sorted(v.items())) for k, v in warmup.items()},
+            "before_first_session_minutes": _r(warmup_min),
             "market_data_reads": {
                 "total": md_total,
                 "scanner": md_scanner,
                 "session_starts": md_starts,
-                "per_session_start": _r(per(md_starts, starts)),
+                "per_session_start": _r(per(md_starts, starts + failed)),
+                "refused_starts": failed,
                 "while_quoting": md_quoting,
                 "while_quoting_per_market_minute": _r(reads_per_mm),
+                # MarketWatch re-reads GET /markets/{ticker} every market_refresh_interval_s (60 s) while quoting
+                "expected_from_60s_market_refresh": sum(int(s.quoting_s // 60) for s in sessions),
             },
-            "portfolio_reads": {"total": portfolio_total, "per_market_minute": _r(per(portfolio_total, market_minutes))},
+            "portfolio_reads": {
+                "total": portfolio_total,
+                "per_market_minute": _r(per(portfolio_total, market_minutes)),
+            },
             "writes": {
                 "total": writes_total,
                 "by_route": dict(writes),
@@ -498,6 +612,10 @@ def analyse(
             reads_per_mm is not None and reads_per_mm <= GOAL_READS,
         ),
         "writes per requote <= 1": (writes_per_requote, writes_per_requote is not None and writes_per_requote <= 1),
+        "writes per side requote <= 1 (one order's quote changed)": (
+            per(writes_total, side_requotes),
+            side_requotes > 0 and writes_total <= side_requotes,
+        ),
     }
     results["goals"] = {name: {"value": _r(v), "met": met} for name, (v, met) in goals.items()}
     report(results, sessions)
@@ -516,20 +634,36 @@ def report(res: dict[str, Any], sessions: list[Session]) -> None:
     s, cpu, rest = res["sessions"], res["cpu"], res["rest"]
     scans = res["scans"]
     scan = f"{scans[0]['open_markets']} open markets, tracking {scans[0]['tracked']}" if scans else "no scan line"
+    ws = res["websocket"]
     print(f"  daemon exit status {res['daemon_exit_status']}, {res['daemon_wall_s']} s; scanner: {scan}")
+    print(
+        f"  WebSocket: {ws['connections']} connection(s), {ws['losses']} lost, {ws['capped_markets']} cap warnings"
+        " (healthy throughout when 1, 0, 0)"
+    )
     print(
         f"  sessions: {s['started']} started (first after {s['first_start_after_s']} s), concurrent max"
         f" {s['max_concurrent']}, mean {s['mean_concurrent_steady']} in the steady state;"
         f" {s['quoted_market_minutes']} quoted market-minutes, {s['quoting_cycles']} cycles, {s['requotes']}"
         f" requotes ({s['side_requotes']} side changes); ends {s['end_reasons']}"
     )
+    print(f"  sessions alive every 15 s from the first start: {s['concurrency_every_15s']}")
+    print(f"  side changes by price move: {s['side_changes_by_move']}")
     md = rest["market_data_reads"]
     print(
         f"  market-data REST reads: {md['total']} = scanner {md['scanner']} + session starts {md['session_starts']}"
-        f" ({_fmt(md['per_session_start'], '{:.1f}')}/start) + while quoting {md['while_quoting']}"
+        f" ({_fmt(md['per_session_start'], '{:.1f}')}/start, {md['refused_starts']} refused at config)"
+        f" + while quoting {md['while_quoting']} (a 60 s GET /markets/{{ticker}} refresh per session would make"
+        f" {md['expected_from_60s_market_refresh']})"
     )
     for route, n in sorted(rest["by_class"]["market_data"].items()):
         print(f"    {route:<44} {n}")
+    warm = rest["before_first_session"]
+    if rest["before_first_session_minutes"]:
+        minutes = rest["before_first_session_minutes"]
+        print(
+            f"  before the first session ({minutes * 60:.0f} s): {sum(warm['market_data'].values())} market-data reads,"
+            f" {sum(warm['portfolio'].values())} portfolio reads {warm['portfolio']}"
+        )
     pf = rest["portfolio_reads"]
     print(f"  portfolio REST reads: {pf['total']} ({_fmt(pf['per_market_minute'], '{:.2f}')} per market-minute)")
     for route, n in sorted(rest["by_class"]["portfolio"].items()):
@@ -540,6 +674,8 @@ def report(res: dict[str, Any], sessions: list[Session]) -> None:
         f" {_fmt(w['quoting_only_per_requote'])} per requote without the sessions' exit cancels;"
         f" cancel reasons {w['cancel_reasons']}"
     )
+    if rest["by_class"]["other"]:
+        print(f"  other requests (order groups, ...): {rest['by_class']['other']}")
     print(f"  CPU: whole run {_fmt(cpu['whole_run_share'], '{:.1%}')} of a core ({cpu['cpu_seconds']} s)")
     print(f"  {'figure':<58} {'value':>10}  goal")
     for name, goal in res["goals"].items():
@@ -559,6 +695,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1, help="seed of the simulated market")
     parser.add_argument("--scenario", type=Path, default=SCENARIO)
     parser.add_argument("--keep", type=Path, help="keep logs and the database in this directory")
+    parser.add_argument("--profile", action="store_true", help="py-spy the daemon's steady state (pip install py-spy)")
     parser.add_argument("--no-results", action="store_true", help="do not write bench/results/bench_volatility.json")
     args = parser.parse_args()
     if args.quick:

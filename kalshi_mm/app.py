@@ -23,7 +23,7 @@ from typing import Any
 
 from dotenv import dotenv_values
 
-from kalshi_mm.api.errors import FatalError
+from kalshi_mm.api.errors import ApiError, FatalError
 from kalshi_mm.api.rest import KalshiTradingAPI
 from kalshi_mm.clock import Clock, LiveClock
 from kalshi_mm.config.credentials import (
@@ -243,6 +243,11 @@ def run_trading(
         code = run_mode(rt, duration_s)
     except FatalError as exc:
         log.error("fatal: %s; shutting down", exc)
+        code = EXIT_FATAL
+    except ApiError as exc:
+        # A transient or rejected error that exhausted its retries where nothing handles it (e.g. the start-up
+        # balance check in a burst of 429s): a logged exit 1, not a traceback.
+        log.error("exchange error, retries exhausted: %s; shutting down", exc)
         code = EXIT_FATAL
     finally:
         if not rt.close():

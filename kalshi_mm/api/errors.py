@@ -200,7 +200,7 @@ def parse_error_body(body: object) -> ErrorBody:
     if isinstance(body, str):
         try:
             body = json.loads(body) if body.strip() else None
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, an integer past 4,300 digits, nesting too deep
             return ErrorBody("", body.strip()[:200], "")
     if body is None:
         return ErrorBody("", "", "")

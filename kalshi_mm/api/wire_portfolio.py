@@ -130,7 +130,9 @@ def parse_order(raw: object, received_ts: float) -> Order:
 
 def parse_fill(raw: object) -> Fill:
     """A ``Fill``; ``fee_cost`` (Jan 2026+) is required: a fill without its fee would understate costs."""
-    fill_id = _name(raw, "fill_id") if _name(raw, "fill_id") != "?" else _name(raw, "trade_id")
+    # The dedupe key: a non-string id (a null one would have become "None") must not stand in for it.
+    ids = [raw.get(key) for key in ("fill_id", "trade_id")] if isinstance(raw, Mapping) else []
+    fill_id = next((i for i in ids if isinstance(i, str) and i), "?")
     f = Fields(raw, f"fill {fill_id}")
     if fill_id == "?":
         raise f.fail("fill_id", "missing (and no trade_id)")

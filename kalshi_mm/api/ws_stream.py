@@ -9,7 +9,8 @@ times a second and :meth:`~StreamHandler.detach` when the connection ends; the h
 
 Repair rules (NOTES.md §7, state/seq.py, DESIGN.md #9):
 
-* A frame that does not parse is counted and skipped. Nothing a server sends raises out of :meth:`on_frame`.
+* A frame that does not parse (invalid UTF-8 included) is counted and skipped; a channel message without a
+  ``sid`` belongs to no subscription and is dropped. Nothing a server sends raises out of :meth:`on_frame`.
 * ``seq`` is checked only on channel messages of known sids; a duplicate (or a message older than one already
   seen) is dropped. A gap on the orderbook sid marks all its books stale and asks for a snapshot of each
   (``update_subscription`` ``get_snapshot``); a book the store finds inconsistent is resnapshotted too. The
@@ -157,7 +158,9 @@ class StreamHandler:
         counters["messages"] += 1
         try:
             try:
-                raw = json.loads(data)
+                # Strict UTF-8 first: json.loads(bytes) decodes with "surrogatepass", letting encoded surrogates
+                # (invalid UTF-8) into tickers and ids, where they later break logging and SQLite writes.
+                raw = json.loads(data.decode("utf-8") if type(data) is bytes else data)
                 msg = parse_message(raw, self._clock.time(), use_yes_price=True)
             except (ValueError, RecursionError) as exc:  # JSON, UTF-8 and wire errors are ValueErrors; nesting
                 counters["malformed"] += 1
@@ -178,31 +181,33 @@ class StreamHandler:
 
     def _on_data(self, msg: WsMessage, raw: dict[str, Any]) -> None:
         sid = msg.sid
-        if sid is not None:
-            channel = self._subs.channel_of(sid)
-            if channel is None:
-                channel = MESSAGE_TYPE_CHANNEL.get(raw.get("type", ""))
-                if channel is None or not self._subs.adopt(sid, channel):
-                    self.counters["unexpected"] += 1
-                    return
-                self._new_sid(sid, channel)
-            seq = getattr(msg, "seq", None)
-            if seq is not None:
-                check = self._tracker.observe(sid, seq)
-                if check.status is not SeqStatus.OK:
-                    if check.status is SeqStatus.DUPLICATE:
-                        self.counters["duplicates"] += 1
-                        if type(msg) is OrderbookSnapshot and self._snaps.is_waiting(msg.market_ticker):
-                            # The snapshot arrived after a later message (reordered): it cannot be applied, and
-                            # the book it was meant to repair still needs one.
-                            self._snaps.force((msg.market_ticker,))
-                            self._flush_snapshots()
-                        return
-                    self._gap(sid, channel, check.missed)
-            ticker = getattr(msg, "market_ticker", None)
-            if ticker is not None and not self._subs.carries(channel, ticker):
-                self.counters["unexpected"] += 1  # a late message for a market we have left: keep it forgotten
+        if sid is None:  # every channel message carries its subscription's sid (NOTES §7): this one is not ours
+            self.counters["unexpected"] += 1
+            return
+        channel = self._subs.channel_of(sid)
+        if channel is None:
+            channel = MESSAGE_TYPE_CHANNEL.get(raw.get("type", ""))
+            if channel is None or not self._subs.adopt(sid, channel):
+                self.counters["unexpected"] += 1
                 return
+            self._new_sid(sid, channel)
+        seq = getattr(msg, "seq", None)
+        if seq is not None:
+            check = self._tracker.observe(sid, seq)
+            if check.status is not SeqStatus.OK:
+                if check.status is SeqStatus.DUPLICATE:
+                    self.counters["duplicates"] += 1
+                    if type(msg) is OrderbookSnapshot and self._snaps.is_waiting(msg.market_ticker):
+                        # The snapshot arrived after a later message (reordered): it cannot be applied, and
+                        # the book it was meant to repair still needs one.
+                        self._snaps.force((msg.market_ticker,))
+                        self._flush_snapshots()
+                    return
+                self._gap(sid, channel, check.missed)
+        ticker = getattr(msg, "market_ticker", None)
+        if ticker is not None and not self._subs.carries(channel, ticker):
+            self.counters["unexpected"] += 1  # a late message for a market we have left: keep it forgotten
+            return
         resync = self._store.apply(msg)
         if resync:
             self._snaps.need(resync)

@@ -89,6 +89,7 @@ class Subscriptions:
         self._sid_channel: dict[int, str] = {}
         self._retired: set[int] = set()  # sids we left: their late messages are ignored, never adopted
         self._inflight: dict[int, Command] = {}
+        self._subscribe_ids: dict[int, str] = {}  # id -> channel of every subscribe sent on this connection
         self._list_sent_at: float | None = None
         self._next_id = 0
 
@@ -100,6 +101,7 @@ class Subscriptions:
         self._sid_channel.clear()
         self._retired.clear()
         self._inflight.clear()
+        self._subscribe_ids.clear()
         self._list_sent_at = None
 
     # --- reads ------------------------------------------------------------------------------------------------
@@ -133,6 +135,7 @@ class Subscriptions:
             self._inflight[cmd.id] = cmd
         if kind == "subscribe":
             assert channel is not None
+            self._subscribe_ids[cmd.id] = channel
             params: dict[str, Any] = {"channels": [channel]}
             if tickers:
                 params["market_tickers"] = list(tickers)
@@ -214,6 +217,8 @@ class Subscriptions:
 
     def on_subscribed(self, cmd_id: int | None, channel: str, sid: int) -> bool:
         """A ``subscribed`` reply; True when it names a new sid (start checking its sequence at 1)."""
+        if cmd_id is None or self._subscribe_ids.get(cmd_id) != channel:
+            return False  # not the reply to a subscribe of ours: it must not move the channel to another sid
         st = self.channels.get(channel)
         if st is None or st.sid == sid:
             return False  # a channel we never asked for, or a repeated reply

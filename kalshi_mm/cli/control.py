@@ -280,8 +280,22 @@ def format_status(data: Mapping[str, Any], url: str) -> str:
     else:
         lines.append("  (none)")
 
-    if data.get("exposure") is not None:
-        lines += ["", "Exposure", json.dumps(data["exposure"], indent=2)]
+    exposure = data.get("exposure")
+    if isinstance(exposure, dict) and "global" in exposure and "markets" in exposure:
+        rows = [["global", "", exposure["global"]["worst_case_e4"], exposure["global"]["budget_e4"]]]
+        rows += [["category", c["category"], c["worst_case_e4"], c["cap_e4"]] for c in exposure.get("categories", [])]
+        rows += [["market", m["ticker"], m["worst_case_e4"], m["cap_e4"]] for m in exposure["markets"]]
+        cells = [
+            [scope, name, _usd(worst), _usd(cap), f"{worst / cap:.1%}" if cap else "-"]
+            for scope, name, worst, cap in rows
+        ]
+        lines += [
+            "",
+            "Exposure vs budgets (worst case)",
+            table(["SCOPE", "NAME", "WORST CASE", "LIMIT", "USED"], cells, left=2),
+        ]
+    elif exposure is not None:
+        lines += ["", "Exposure", json.dumps(exposure, indent=2)]
     if data.get("errors"):
         lines += ["", "Recent warnings and errors"]
         lines += [f"  {_utc(e['ts'])} {e['level']:<7} {e['logger']}: {e['message']}" for e in data["errors"]]

@@ -231,7 +231,7 @@ class CircuitBreakerConfig(ConfigModel):
     """Account circuit breaker (kalshi_mm/risk/breaker.py): any limit reached halts trading until a resume."""
 
     max_daily_loss: PositiveDollars = dollars(20)
-    max_drawdown: PositiveDollars = dollars(15)
+    max_drawdown: PositiveDollars = dollars(30)  # above max_daily_loss: the peak starts at 0
     max_consecutive_losing_sessions: NonNegativeInt = 5  # 0 = off
 
 

@@ -30,6 +30,7 @@ import ipaddress
 import json
 import logging
 import socket
+import socketserver
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -115,7 +116,7 @@ class OpsServer:
         self.errors = RecentErrors()
         self.registry = build_registry(rt, self.errors)
         self.dashboard = DASHBOARD_FILE.read_bytes()
-        self._httpd: ThreadingHTTPServer | None = None
+        self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -129,9 +130,8 @@ class OpsServer:
 
     def start(self) -> OpsServer:
         """Bind ``bind:port`` and serve on a daemon thread. Raises OSError when the address cannot be bound."""
-        server_cls = _V6Server if ":" in self.config.bind else ThreadingHTTPServer
+        server_cls = _V6Server if ":" in self.config.bind else _Server
         httpd = server_cls((self.config.bind, self.config.port), _Handler)
-        httpd.daemon_threads = True
         httpd.ops = self  # type: ignore[attr-defined]
         self._httpd = httpd
         self.errors.install()
@@ -152,7 +152,18 @@ class OpsServer:
             self._thread.join(STOP_TIMEOUT_S)
 
 
-class _V6Server(ThreadingHTTPServer):
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True  # a client holding a keep-alive connection must not hold up shutdown
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind resolves the host's FQDN (a DNS query, seconds when DNS is down) only to fill
+        # server_name, which nothing here uses: bind without it so start-up never waits on DNS.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
+
+
+class _V6Server(_Server):
     address_family = socket.AF_INET6
 
 

@@ -23,7 +23,7 @@ from prometheus_client.registry import Collector
 from kalshi_mm.ops.recent_log import RecentErrors
 from kalshi_mm.ops.status import db_status, risk_snapshot
 from kalshi_mm.risk.state import TradingState
-from kalshi_mm.units import PRICE_SCALE
+from kalshi_mm.units import COUNT_SCALE, PRICE_SCALE
 
 if TYPE_CHECKING:
     from kalshi_mm.runtime import Runtime
@@ -124,7 +124,7 @@ class RuntimeCollector(Collector):
         for snap in view.active:
             totals[snap.ticker] = totals.get(snap.ticker, 0) + snap.inventory_e2
         for ticker, inventory_e2 in sorted(totals.items()):
-            position.add_metric([ticker], inventory_e2 / 100)
+            position.add_metric([ticker], inventory_e2 / COUNT_SCALE)
         yield position
 
     def _rest(self, rt: Runtime) -> Iterator[Metric]:
@@ -150,14 +150,13 @@ class RuntimeCollector(Collector):
         yield from (available, capacity, queued)
 
     def _ws(self, rt: Runtime) -> Iterator[Metric]:
-        ws = rt.ws
-        enabled = ws is not None and ws.enabled
+        ws = rt.ws if rt.ws is not None and rt.ws.enabled else None
         yield GaugeMetricFamily(
             _name("ws_connected"),
             "1 while the WebSocket is connected (0 also when disabled)",
-            value=int(enabled and ws.healthy),
+            value=int(ws is not None and ws.healthy),
         )
-        stats = ws.stats() if ws is not None and enabled else {}
+        stats = ws.stats() if ws is not None else {}
         for key, name, doc in _WS_COUNTERS:
             yield CounterMetricFamily(_name(name), doc, value=stats.get(key, 0))
 
@@ -174,14 +173,33 @@ class RuntimeCollector(Collector):
 
     def _risk(self, rt: Runtime) -> Iterator[Metric]:
         snapshot = risk_snapshot(rt)
-        if snapshot is None:
+        if not isinstance(snapshot, dict):
             return
-        gauge = GaugeMetricFamily(
-            _name("risk_value"), "numeric figures of the risk exposure book's snapshot", labels=["key"]
-        )
+        if "global" in snapshot and "markets" in snapshot:  # the exposure_vs_budgets shape
+            yield from _exposure(snapshot)
+            return
+        gauge = GaugeMetricFamily(_name("risk_value"), "numeric figures of the risk gate's snapshot", labels=["key"])
         for key, value in _numeric_leaves(snapshot):
             gauge.add_metric([key], value)
         yield gauge
+
+
+def _exposure(snapshot: dict[str, Any]) -> Iterator[Metric]:
+    worst = GaugeMetricFamily(
+        _name("exposure_worst_case_dollars"), "worst-case loss of positions and orders", labels=["scope", "name"]
+    )
+    limit = GaugeMetricFamily(_name("exposure_limit_dollars"), "the limit it is held to", labels=["scope", "name"])
+    rows = [("global", "", snapshot["global"]["worst_case_e4"], snapshot["global"]["budget_e4"])]
+    rows += [("market", m["ticker"], m["worst_case_e4"], m["cap_e4"]) for m in snapshot["markets"]]
+    rows += [("category", c["category"], c["worst_case_e4"], c["cap_e4"]) for c in snapshot.get("categories", [])]
+    for scope, name, value_e4, cap_e4 in rows:
+        worst.add_metric([scope, name], value_e4 / PRICE_SCALE)
+        limit.add_metric([scope, name], cap_e4 / PRICE_SCALE)
+    yield from (worst, limit)
+    vetoes = CounterMetricFamily(_name("risk_vetoes"), "orders the risk gate vetoed, by rule", labels=["rule"])
+    for rule, count in sorted(snapshot.get("vetoes", {}).items()):
+        vetoes.add_metric([rule], count)
+    yield vetoes
 
 
 def build_registry(rt: Runtime, errors: RecentErrors | None = None) -> CollectorRegistry:

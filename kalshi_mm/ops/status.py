@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any
 from kalshi_mm.ops.health import RestHealth, check_health
 from kalshi_mm.ops.recent_log import RecentErrors
 from kalshi_mm.ops.registry import RegistryView, SessionSnapshot
+from kalshi_mm.units import COUNT_SCALE
 
 if TYPE_CHECKING:
     from kalshi_mm.runtime import Runtime
 
-__all__ = ["db_status", "jsonable", "pnl_payload", "risk_snapshot", "status_payload"]
+__all__ = ["db_status", "exposure_vs_budgets", "jsonable", "pnl_payload", "risk_snapshot", "status_payload"]
 
 # Finished sessions and fills listed in /status (the registry keeps more; the dashboard needs no more).
 FINISHED_SHOWN = 10
@@ -46,19 +47,56 @@ def jsonable(value: Any) -> Any:
 
 
 def risk_snapshot(rt: Runtime) -> Any:
-    """The risk exposure book's snapshot when the runtime has one (``rt.risk``, with ``snapshot()`` on itself or
-    on its ``exposure``), as JSON data; None otherwise or when it fails (status must not die of it)."""
+    """Exposure against its budgets from the runtime's risk gate (``rt.risk``), as JSON data; None without one.
+
+    A gate with a ``snapshot()`` (on itself or its ``exposure``) gives that. Otherwise the figures are read from
+    the gate's exposure book and limits (``book.totals()``, ``limits``) by :func:`exposure_vs_budgets`. Never
+    raises: a failure is reported inside the result, so /status survives a bug there.
+    """
     risk = getattr(rt, "risk", None)
     if risk is None:
         return None
-    for holder in (risk, getattr(risk, "exposure", None)):
-        snapshot = getattr(holder, "snapshot", None)
-        if callable(snapshot):
-            try:
+    try:
+        for holder in (risk, getattr(risk, "exposure", None)):
+            snapshot = getattr(holder, "snapshot", None)
+            if callable(snapshot):
                 return jsonable(snapshot())
-            except Exception as exc:  # a bug there must not take /status down with it
-                return {"error": f"{type(exc).__name__}: {exc}"}
-    return None
+        return exposure_vs_budgets(risk)
+    except Exception as exc:
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def exposure_vs_budgets(risk: Any) -> dict[str, Any] | None:
+    """Worst-case exposure (1/10,000 $, rounded up) next to its limits: global budget, per-market cap, category
+    caps; plus order collateral, the circuit breaker's state and veto counts when the gate has them."""
+    book, limits = getattr(risk, "book", None), getattr(risk, "limits", None)
+    if book is None or limits is None:
+        return None
+    totals = book.totals()
+    out: dict[str, Any] = {
+        "global": {"worst_case_e4": _e6_to_e4_up(totals.global_e6), "budget_e4": limits.global_budget_e4},
+        "markets": [
+            {"ticker": t, "worst_case_e4": _e6_to_e4_up(v), "cap_e4": limits.per_market_cap_e4}
+            for t, v in sorted(totals.markets.items())
+        ],
+        "categories": [
+            {"category": c, "worst_case_e4": _e6_to_e4_up(v), "cap_e4": limits.cap_for(c)}
+            for c, v in sorted(totals.categories.items())
+        ],
+        "collateral_e4": _e6_to_e4_up(totals.collateral_e6),
+    }
+    breaker = getattr(risk, "breaker", None)
+    if breaker is not None:
+        out["breaker"] = jsonable(breaker.state)
+    vetoes = getattr(risk, "veto_counts", None)
+    if vetoes is not None:
+        out["vetoes"] = dict(vetoes)
+    return out
+
+
+def _e6_to_e4_up(amount_e6: int) -> int:
+    # The book counts 1/1,000,000 $ (price_e4 × count_e2); a loss bound shown in e4 rounds up, never flatters.
+    return -(-amount_e6 // COUNT_SCALE)
 
 
 def db_status(rt: Runtime) -> dict[str, int]:

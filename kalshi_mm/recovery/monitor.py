@@ -19,8 +19,10 @@ sticky until an operator's ``runner.py resume``, after which the ledger is re-ba
 (the operator has looked at the difference and accepted it).
 
 **Adopted orders** (``adopt``): left resting at start-up for the session of their market/side to take over
-(its first order sync adopts them). Those no running session has claimed ``recovery.adopt_claim_seconds``
-after the recovery are cancelled, and any still unclaimed at shutdown too, so no order rests unmanaged.
+(its first order sync adopts them). Until the claim deadline (``recovery.adopt_claim_seconds`` after the
+recovery) the monitor books their fills itself, since a session books its orders' fills only from its own start;
+at the deadline those no running session has claimed are cancelled, and any still adopted at shutdown too, so no
+order rests unmanaged.
 
 Threading: the monitor's own thread runs the checks; :meth:`SafetyMonitor.stop` is called by the runtime's
 close. The ledger is fed from the sessions' threads (fill observer) under its own lock.
@@ -40,7 +42,7 @@ from kalshi_mm.config.sections_recovery import RecoveryConfig
 from kalshi_mm.recovery.cancel import cancel_orders
 from kalshi_mm.recovery.drift import DriftConfirmer, PositionLedger
 from kalshi_mm.recovery.plan import new_fills, position_deltas
-from kalshi_mm.recovery.startup import RecoveryError, RecoveryReport, RecoverySettings, record_fills, recover
+from kalshi_mm.recovery.startup import RecoveryError, RecoveryReport, record_fills, recover
 from kalshi_mm.risk.state import TradingState, TradingStateChange, TradingStateMachine
 from kalshi_mm.strategy.session import session_prefix
 
@@ -80,7 +82,10 @@ class SafetyMonitor:
         self._rebase = threading.Event()
         self._stop = threading.Event()
         self._adopted: dict[str, Order] = {o.order_id: o for o in report.orphans_adopted}
-        self._adopted_lock = threading.Lock()  # guards _adopted (monitor thread and stop())
+        # Adopted orders whose fills the monitor books itself until the claim deadline: no session exists yet to
+        # book them (a session books its orders' fills from its own start).
+        self._adopted_fills: set[str] = set(self._adopted)
+        self._adopted_lock = threading.Lock()  # guards _adopted and _adopted_fills (monitor thread and stop())
         self._thread: threading.Thread | None = None
         self.checks = 0
         self.drifts: list[dict[str, int]] = []  # confirmed drifts handled, for logs and tests
@@ -168,6 +173,7 @@ class SafetyMonitor:
             self._rebase.clear()
             self.rebase()
         self.checks += 1
+        self._book_adopted_fills()
         exchange = self._positions()
         deltas = position_deltas(self.ledger.positions(), exchange)
         confirmed = self.confirmer.observe(deltas)
@@ -210,12 +216,23 @@ class SafetyMonitor:
 
     # --- adopted orders ------------------------------------------------------------------------------------
 
+    def _book_adopted_fills(self, *, last: bool = False) -> None:
+        """Book the fills of adopted orders nobody has booked (``last``: then stop watching them)."""
+        with self._adopted_lock:
+            watched = sorted(self._adopted_fills)
+            if last:
+                self._adopted_fills = set()
+        for order_id in watched:
+            fills = [f for f in self._api.get_fills(order_id=order_id).items if not self.ledger.knows(f.fill_id)]
+            record_fills(self._api, self._db, new_fills(fills, ()))
+
     def _expire_adopted(self, *, final: bool) -> None:
         """Cancel adopted orders no running session claimed, once the claim deadline passed (or at shutdown)."""
         with self._adopted_lock:
             if not self._adopted or (not final and self._clock.time() < self._claim_deadline):
                 return
             adopted, self._adopted = self._adopted, {}
+        self._book_adopted_fills(last=True)  # up to here; a claiming session started before now books the rest
         live = tuple(
             session_prefix(str(r["market_ticker"]), str(r["trade_side"]))
             for r in self._db.open_runs()
@@ -241,7 +258,7 @@ def start_recovery(
 ) -> SafetyMonitor:
     """Run the start-up recovery, then start the monitor on its result; what ``Runtime.start`` calls once per
     process before any session exists. Raises :class:`RecoveryError` (fatal) when either cannot complete."""
-    report = recover(api, db, clock, RecoverySettings(cfg.orphan_orders, cfg.fill_import_overlap_seconds))
+    report = recover(api, db, clock, cfg)
     monitor = SafetyMonitor(
         api,
         db,

@@ -8,7 +8,9 @@ Pure evaluation over a frozen :class:`BreakerState` (:func:`observe_equity`, :fu
 * **P&L of the day** = account equity (available balance + portfolio value, so realized and unrealized together)
   minus the equity at the day's start: the first reading after 00:00 UTC, or after the process started, whichever
   is later. Deposits and withdrawals move equity too; the breaker cannot tell them from trading.
-* **Daily loss**: P&L ≤ −``max_daily_loss``. **Drawdown**: the day's peak P&L − P&L ≥ ``max_drawdown``.
+* **Daily loss**: P&L ≤ −``max_daily_loss``. **Drawdown** (a trailing stop): the day's peak P&L − P&L ≥
+  ``max_drawdown``. The peak starts at 0, so a drawdown limit below the daily-loss limit would bind first even from
+  a flat start; the defaults keep it above.
 * **Losing sessions**: ``max_consecutive_losing_sessions`` sessions in a row ending with a negative P&L (0 turns the
   rule off). A session that traded and broke even ends the streak; one that never traded is not reported.
 * A trip is **sticky**: the breaker stays tripped, and the account HALTED, whatever P&L does afterwards, until the

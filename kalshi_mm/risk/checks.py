@@ -16,8 +16,8 @@ Checks only veto; they never resize an order. They run in this fixed order (:dat
 
 Rules 3–5 veto only an order that *raises* the exposure they measure: an account already above a cap (a position
 from before, a lowered cap) may still reduce it. Exposure (:mod:`kalshi_mm.risk.model`) counts positions, resting
-orders and in-flight orders; an amend in flight counts the larger of its old and new order, since the exchange may
-hold either until it answers.
+orders and in-flight orders; an amend in flight counts what the old order and the new one could cost together
+(:func:`in_flight_contribution`), since the exchange may fill the old one before it applies the amend.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Literal
 
 from kalshi_mm.api.types import BookSide
 from kalshi_mm.config.sections_trading import RiskConfig
-from kalshi_mm.risk.model import MarketExposure, e4_to_e6, notional_e6
+from kalshi_mm.risk.model import Contribution, MarketExposure, e4_to_e6, notional_e6, unit_cost_e4
 from kalshi_mm.risk.rate_guard import RateStatus, rate_veto
 from kalshi_mm.risk.state import TradingState
 
@@ -103,12 +103,14 @@ class OrderLeg:
 
 @dataclass(frozen=True, slots=True)
 class Proposal:
-    """A create (``old`` None) or an amend of the order whose current leg is ``old`` to ``new``."""
+    """A create of order ``key`` (``old`` None), or an amend of order ``key``, whose current contribution to the
+    market is ``old``, to ``new``."""
 
     ticker: str
     category: str
     new: OrderLeg
-    old: OrderLeg | None = None
+    old: Contribution | None = None
+    key: str = "proposed"
 
     def __post_init__(self) -> None:
         if self.old is not None and self.old.side is not self.new.side:
@@ -132,21 +134,21 @@ class ExposureSnapshot:
     free_balance_e6: int | None = None
 
 
-def in_flight_contribution(old: OrderLeg | None, new: OrderLeg) -> tuple[int, int]:
-    """(exposure e6, count e2) an order counts for while its create or amend is in flight: the larger of the old
-    and new order, either of which the exchange may hold until it answers."""
+def in_flight_contribution(old: Contribution | None, new: OrderLeg) -> Contribution:
+    """What an order counts for while its create or amend is in flight. For an amend: the exchange may fill the old
+    order for a while and then re-size it to the new total (V2 amend sets filled + remaining), so the order can
+    cost the old order's exposure plus the new one's for whatever it adds beyond the old count."""
+    fresh = Contribution.of(new.side, new.price_e4, new.count_e2)
     if old is None:
-        return new.exposure_e6, new.count_e2
-    return max(old.exposure_e6, new.exposure_e6), max(old.count_e2, new.count_e2)
+        return fresh
+    mixed = old.exposure_e6 + max(0, new.count_e2 - old.count_e2) * unit_cost_e4(new.side, new.price_e4)
+    merged = old.merge(fresh)
+    return Contribution(new.side, max(merged.exposure_e6, mixed), merged.count_e2, merged.sell_e4)
 
 
 def market_after(market: MarketExposure, proposal: Proposal) -> MarketExposure:
-    """The market's totals with the proposal reserved (its old order's contribution replaced)."""
-    side = proposal.new.side
-    if proposal.old is not None:
-        market = market.add(side, -proposal.old.exposure_e6, -proposal.old.count_e2)
-    exposure, count = in_flight_contribution(proposal.old, proposal.new)
-    return market.add(side, exposure, count)
+    """The market with the proposal reserved (an amended order's contribution replaced)."""
+    return market.with_order(proposal.key, in_flight_contribution(proposal.old, proposal.new))
 
 
 def _reduces(after: MarketExposure, proposal: Proposal) -> bool:

@@ -6,13 +6,14 @@ from the moment it is decided until it is gone:
 * **in flight** — reserved before the create is sent, until the exchange answers (a create whose answer was lost
   stays reserved until a re-read resolves it);
 * **resting** — acknowledged, counted for what is still unfilled;
-* **amending** — an amend in flight counts the larger of the old and the new order.
+* **amending** — an amend in flight counts what the old and the new order could cost together.
 
 Semantics: :meth:`reserve` (check and reserve in one step), :meth:`on_ack`, :meth:`on_reject`, :meth:`on_fill`
-(the order shrinks, the position grows: exposure never rises on a fill), :meth:`on_cancel` / :meth:`release`,
-:meth:`release_session`, and :meth:`mirror`, which makes a session's entries equal to its executor's table of live
-orders (what sessions use after each batch of requests). Worst-case loss per market, per category and in total
-(:mod:`kalshi_mm.risk.model`) is kept incrementally; :meth:`audit` recomputes it from scratch.
+(the order shrinks, the position grows: a fill never raises the exposure, see :mod:`kalshi_mm.risk.model`),
+:meth:`on_cancel` / :meth:`release`, :meth:`release_session`, and :meth:`mirror`, which makes a session's entries
+equal to its executor's table of live orders (what sessions use after each batch of requests). Worst-case loss per
+market, per category and in total (:mod:`kalshi_mm.risk.model`) is kept incrementally; :meth:`audit` recomputes it
+from scratch.
 
 Thread safety: one lock, ``_lock``, guards every attribute below. :meth:`reserve` runs the caller's pure decision
 function and records the reservation under that lock, so two sessions can never both fit under a limit that only
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 
 from kalshi_mm.api.types import BookSide
 from kalshi_mm.risk.checks import Allow, Decision, ExposureSnapshot, OrderLeg, Proposal, in_flight_contribution
-from kalshi_mm.risk.model import MarketExposure, Position, e4_to_e6, notional_e6
+from kalshi_mm.risk.model import Contribution, MarketExposure, Position, e4_to_e6
 
 __all__ = ["BookMarker", "BookTotals", "ExposureBook"]
 
@@ -61,15 +62,10 @@ class _Entry:
     leg: OrderLeg
     pending: OrderLeg | None = None  # an amend in flight
     in_flight: bool = True
-    # Upper bound on the contribution after a fill during an amend: the exchange held the old *or* the new order,
-    # and whichever it was lost what the fill took, so max(old, new) − fill bounds what is left.
-    cap_e6: int | None = None
 
-    def contribution(self) -> tuple[int, int]:
-        if self.pending is None:
-            return self.leg.exposure_e6, self.leg.count_e2
-        exposure, count = in_flight_contribution(self.leg, self.pending)
-        return (exposure if self.cap_e6 is None else min(exposure, self.cap_e6)), count
+    def contribution(self) -> Contribution:
+        leg = Contribution.of(self.leg.side, self.leg.price_e4, self.leg.count_e2)
+        return leg if self.pending is None else in_flight_contribution(leg, self.pending)
 
 
 @dataclass(slots=True)
@@ -131,12 +127,8 @@ class ExposureBook:
         with self._lock:
             market = self._market(ticker)
             entry = self._entries.get(key) if amend else None
-            old = None
-            if entry is not None:
-                old = entry.leg
-                if entry.pending is not None and entry.pending.exposure_e6 > old.exposure_e6:
-                    old = entry.pending
-            proposal = Proposal(ticker, market.category, new, old)
+            old = entry.contribution() if entry is not None else None
+            proposal = Proposal(ticker, market.category, new, old, key)
             snapshot = ExposureSnapshot(
                 market.exposure,
                 self._category_e6.get(market.category, 0),
@@ -146,11 +138,14 @@ class ExposureBook:
             decision = decide(snapshot, proposal)
             if not isinstance(decision, Allow):
                 return decision
+            self._remove_locked(key)
             if entry is not None:
-                self._remove_locked(key)
-                self._insert_locked(key, _Entry(session, ticker, old or new, pending=new, in_flight=entry.in_flight))
+                # Keep the larger old leg; a second amend before the first was answered stays bounded by both.
+                old_leg = entry.leg
+                if entry.pending is not None and entry.pending.exposure_e6 > old_leg.exposure_e6:
+                    old_leg = entry.pending
+                self._insert_locked(key, _Entry(session, ticker, old_leg, pending=new, in_flight=entry.in_flight))
             else:
-                self._remove_locked(key)
                 self._insert_locked(key, _Entry(session, ticker, new))
             return decision
 
@@ -220,15 +215,13 @@ class ExposureBook:
         with self._lock:
             entry = self._entries.get(key) if key is not None else None
             if key is not None and entry is not None:
-                before, _ = entry.contribution()
+                # Sessions apply fills between their requests (after mirroring), so an amend is rarely in flight
+                # here; if one is, both terms shrink: the old order lost the fill, or the amended one did.
                 self._remove_locked(key)
                 leg = _shrink(entry.leg, count_e2)
-                pending, cap = None, None
-                if entry.pending is not None:
-                    pending = _shrink(entry.pending, count_e2)
-                    cap = max(0, before - notional_e6(side, price_e4, count_e2))
+                pending = _shrink(entry.pending, count_e2) if entry.pending is not None else None
                 if leg.count_e2 > 0 or (pending is not None and pending.count_e2 > 0):
-                    self._insert_locked(key, _Entry(entry.session, ticker, leg, pending, entry.in_flight, cap))
+                    self._insert_locked(key, _Entry(entry.session, ticker, leg, pending, entry.in_flight))
             market = self._market(ticker)
             position, cash = market.exposure.position.after_fill(side, price_e4, count_e2)
             self._set_exposure(market, market.exposure.with_position(position))
@@ -302,9 +295,8 @@ class ExposureBook:
                 self._collateral_e6,
             )
             per_market = {t: MarketExposure(m.exposure.position) for t, m in self._markets.items()}
-            for entry in self._entries.values():
-                exposure, count = entry.contribution()
-                per_market[entry.ticker] = per_market[entry.ticker].add(entry.leg.side, exposure, count)
+            for key, entry in self._entries.items():
+                per_market[entry.ticker] = per_market[entry.ticker].with_order(key, entry.contribution())
             categories: dict[str, int] = {}
             for ticker, exposure in per_market.items():
                 category = self._markets[ticker].category
@@ -335,8 +327,7 @@ class ExposureBook:
 
     def _insert_locked(self, key: str, entry: _Entry) -> None:
         market = self._market(entry.ticker)
-        exposure, count = entry.contribution()
-        self._set_exposure(market, market.exposure.add(entry.leg.side, exposure, count))
+        self._set_exposure(market, market.exposure.with_order(key, entry.contribution()))
         self._entries[key] = entry
         self._by_session.setdefault(entry.session, set()).add(key)
 
@@ -345,8 +336,7 @@ class ExposureBook:
         if entry is None:
             return
         market = self._market(entry.ticker)
-        exposure, count = entry.contribution()
-        self._set_exposure(market, market.exposure.add(entry.leg.side, -exposure, -count))
+        self._set_exposure(market, market.exposure.without(key))
         keys = self._by_session.get(entry.session)
         if keys is not None:
             keys.discard(key)

@@ -214,7 +214,7 @@ class RiskGate:
         }
         changed = self.book.sync_positions(book_positions, marker)
         if changed:
-            log.info("positions adopted from the exchange: %s", ", ".join(changed))
+            log.debug("positions adopted from the exchange: %s", ", ".join(changed))
         if balance.portfolio_value_e4 is not None:
             self.breaker.observe_equity(balance.balance_e4 + balance.portfolio_value_e4, self.clock.time())
 

@@ -9,9 +9,12 @@ Worst-case loss of one market, per outcome (a YES-leg bid buys YES, an ask buys 
 * an ask at p for c loses (1−p)×c if it fills and YES wins; 0 when NO wins;
 * a position loses its cost basis when it settles worthless, and gains $1 per contract (less its cost) otherwise.
 
-So ``loss_if_no = position loss + Σ bids`` and ``loss_if_yes = position loss + Σ asks`` and the market's exposure is
-the larger of the two (never below 0). An ask that only sells a held YES position (or a bid that only buys back a
-NO position) therefore adds nothing: it cannot make the worse outcome worse. Markets settle independently, so the
+So ``loss_if_no = position loss + Σ bids`` and ``loss_if_yes = position loss + Σ asks``, and the market's exposure is
+the larger of the two (never below 0): bids and asks cannot both lose. Orders that close a held position count one
+more term: filling at a profit, they give up part of the position's offsetting gain, so each outcome also counts what
+such fills could still add (:func:`closing_gain_e6`). The result is the largest worst case the market can reach by
+any of its orders filling, so no fill ever raises it (only new orders do, and those are checked), and an order that
+only sells what is held never raises it above the position's own cost. Markets settle independently, so the
 account's worst case is the sum over markets.
 
 Cost basis follows the exchange's rule (``kalshi_mm/sim/accounts.py``): closing ``k`` of ``h`` held contracts
@@ -27,8 +30,10 @@ from kalshi_mm.units import COUNT_SCALE, ONE_DOLLAR
 
 __all__ = [
     "E6_PER_E4",
+    "Contribution",
     "MarketExposure",
     "Position",
+    "closing_gain_e6",
     "e4_to_e6",
     "notional_e6",
     "unit_cost_e4",
@@ -96,44 +101,108 @@ class Position:
 
 
 @dataclass(frozen=True, slots=True)
+class Contribution:
+    """What one order adds to its market (or an order whose amend is in flight: the larger of old and new).
+
+    ``exposure_e6``: its loss if it fills and the outcome goes against its side; ``count_e2`` contracts;
+    ``sell_e4``: what each contract it fills would fetch if it closes a held contract (1 − unit cost: p for an ask
+    selling YES, 1 − p for a bid buying back NO).
+    """
+
+    side: BookSide
+    exposure_e6: int
+    count_e2: int
+    sell_e4: int
+
+    @classmethod
+    def of(cls, side: BookSide, price_e4: int, count_e2: int) -> Contribution:
+        return cls(side, notional_e6(side, price_e4, count_e2), count_e2, ONE_DOLLAR - unit_cost_e4(side, price_e4))
+
+    def merge(self, other: Contribution) -> Contribution:
+        """Either of the two may be what the exchange holds: the larger of each part bounds both."""
+        return Contribution(
+            self.side,
+            max(self.exposure_e6, other.exposure_e6),
+            max(self.count_e2, other.count_e2),
+            max(self.sell_e4, other.sell_e4),
+        )
+
+
+def closing_gain_e6(held_e2: int, cost_e6: int, closers: list[Contribution]) -> int:
+    """The most a market's worst case can still rise when orders fill that close a held position.
+
+    A fill closing ``c`` held contracts (average cost a) with an order selling them at s raises the loss on the
+    outcome the orders bet on by about c × (s − a): the position's offsetting gain is given up, the order's own
+    exposure goes. Orders are taken best price first, up to the position, while s > a. One 1/1,000,000 $ per
+    1/100 contract covers the exchange's floored cost removal (at most that much per partial fill).
+    """
+    if held_e2 <= 0:
+        return 0
+    left, proceeds, closed = held_e2, 0, 0
+    for order in sorted(closers, key=lambda o: -o.sell_e4):
+        if (order.sell_e4 + 1) * held_e2 <= cost_e6:
+            break
+        take = min(order.count_e2, left)
+        proceeds += order.sell_e4 * take
+        closed += take
+        left -= take
+        if not left:
+            break
+    return max(0, proceeds - cost_e6 * closed // held_e2 + closed)
+
+
+@dataclass(frozen=True, slots=True)
 class MarketExposure:
-    """One market: its position and the totals of its resting and in-flight orders per YES-leg side
-    (``*_e6`` worst-case loss if they all fill, ``*_e2`` contracts)."""
+    """One market: its position and its resting and in-flight orders (key -> contribution)."""
 
     position: Position = Position()
-    bid_e6: int = 0
-    ask_e6: int = 0
-    bid_e2: int = 0
-    ask_e2: int = 0
+    orders: tuple[tuple[str, Contribution], ...] = ()
+
+    def _side(self, side: BookSide) -> list[Contribution]:
+        return [c for _, c in self.orders if c.side is side]
+
+    @property
+    def bid_e6(self) -> int:
+        return sum(c.exposure_e6 for c in self._side(BookSide.BID))
+
+    @property
+    def ask_e6(self) -> int:
+        return sum(c.exposure_e6 for c in self._side(BookSide.ASK))
+
+    def side_e2(self, side: BookSide) -> int:
+        return sum(c.count_e2 for c in self._side(side))
 
     @property
     def worst_case_e6(self) -> int:
-        """The market's worst-case loss (module docstring), never below 0."""
-        loss_no = self.position.loss_if(yes_wins=False) + self.bid_e6
-        loss_yes = self.position.loss_if(yes_wins=True) + self.ask_e6
+        """The largest worst-case loss (module docstring) the market can reach by any of its orders filling:
+        per outcome, the position's loss, the orders betting against that outcome, and what fills of those orders
+        that close the position could still add (:func:`closing_gain_e6`). Never below 0."""
+        pos = self.position
+        bids, asks = self._side(BookSide.BID), self._side(BookSide.ASK)
+        gain_no = closing_gain_e6(-pos.position_e2, pos.cost_e6, bids)  # bids buy back a held NO position
+        gain_yes = closing_gain_e6(pos.position_e2, pos.cost_e6, asks)  # asks sell a held YES position
+        loss_no = pos.loss_if(yes_wins=False) + sum(c.exposure_e6 for c in bids) + gain_no
+        loss_yes = pos.loss_if(yes_wins=True) + sum(c.exposure_e6 for c in asks) + gain_yes
         return max(0, loss_no, loss_yes)
 
     @property
     def collateral_e6(self) -> int:
         """Cash the orders would lock if none were covered by the position (an upper bound of what the exchange
         reserves)."""
-        return self.bid_e6 + self.ask_e6
+        return sum(c.exposure_e6 for _, c in self.orders)
 
-    def add(self, side: BookSide, exposure_e6: int, count_e2: int) -> MarketExposure:
-        """These totals with one order contribution added (negative values remove one)."""
-        if side is BookSide.BID:
-            return MarketExposure(
-                self.position, self.bid_e6 + exposure_e6, self.ask_e6, self.bid_e2 + count_e2, self.ask_e2
-            )
-        return MarketExposure(
-            self.position, self.bid_e6, self.ask_e6 + exposure_e6, self.bid_e2, self.ask_e2 + count_e2
-        )
+    def with_order(self, key: str, contribution: Contribution) -> MarketExposure:
+        """These orders with ``key``'s contribution set (added or replaced)."""
+        return MarketExposure(self.position, (*((k, c) for k, c in self.orders if k != key), (key, contribution)))
+
+    def without(self, key: str) -> MarketExposure:
+        return MarketExposure(self.position, tuple((k, c) for k, c in self.orders if k != key))
+
+    def contribution(self, key: str) -> Contribution | None:
+        return next((c for k, c in self.orders if k == key), None)
 
     def with_position(self, position: Position) -> MarketExposure:
-        return MarketExposure(position, self.bid_e6, self.ask_e6, self.bid_e2, self.ask_e2)
-
-    def side_e2(self, side: BookSide) -> int:
-        return self.bid_e2 if side is BookSide.BID else self.ask_e2
+        return MarketExposure(position, self.orders)
 
     def only_reduces(self, side: BookSide) -> bool:
         """Whether every order on ``side`` together only closes the position (never opens the opposite one):

@@ -15,10 +15,12 @@ The loop, on the injected clock, every ``refresh_s`` (seed README §3.2 "Main Lo
 8. ``clock.wait(refresh_s, stop)``.
 
 Lifecycle PENDING → QUOTING → EXITING → DONE/FAULTED (:mod:`kalshi_mm.strategy.session`). Before the first
-quote the session cancels orders an earlier run of the same market/side left (by client_order_id prefix) and
-reads its position. Every ending — stop request, guardrail, exchange halt, exception — goes through EXITING:
-quotes cancelled, the passive exit run when the reason allows it (:mod:`kalshi_mm.strategy.exits`), every
-order of the session cancelled and confirmed gone, final inventory recorded with ``end_strategy_run``.
+quote the session cancels orders an earlier run of the same market/side left (by client_order_id prefix; adopts
+them instead with ``adopt_orphans``), opens its Kalshi order group (:mod:`kalshi_mm.strategy.order_group`, the
+exchange-side kill switch: a trip ends the session ``order_group_tripped``) and reads its position. Every
+ending — stop request, guardrail, exchange halt, exception — goes through EXITING: quotes cancelled, the passive
+exit run when the reason allows it (:mod:`kalshi_mm.strategy.exits`), every order of the session cancelled and
+confirmed gone, final inventory recorded with ``end_strategy_run``.
 
 Threading: the session thread alone touches its orders, fill cursor, throttles and estimators. Other
 threads may call :meth:`request_stop` and read :attr:`state`, :attr:`cycles`, :attr:`final_position_e2`.

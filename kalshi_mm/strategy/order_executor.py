@@ -352,7 +352,10 @@ class OrderExecutor:
             resting = self._resting_of_session()
             for cid in list(self._unresolved):
                 found = self._api.find_order_by_client_id(self._ticker, cid)
-                self._db.resolve_order_intent(cid, "not_found" if found is None else "placed", found and found.order_id)
+                if found is None:
+                    self._db.resolve_order_intent(cid, "not_found")
+                else:
+                    self._db.resolve_order_intent(cid, "placed", found.order_id)
                 if found is not None and found.order_id not in self._known:
                     self._known.add(found.order_id)
                     self.newly_known.add(found.order_id)

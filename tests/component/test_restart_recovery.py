@@ -230,8 +230,9 @@ def test_a_daemon_killed_mid_run_is_recovered_by_the_restart(market_env: Env) ->
 
             wait_until(lambda: len(ours()) >= 2 or proc.poll() is not None, what="the daemon quoting")
             assert proc.poll() is None, (e.tmp / "daemon.out").read_text()[-3000:]
-            # One fill while it runs (the daemon books it), then the crash.
-            assert take(e, ours()[0], 100) == 100
+            # One fill while it runs (the daemon books it), then the crash. Retried: the daemon may be replacing
+            # the order the test picked.
+            wait_until(lambda: any(take(e, o, 100) for o in ours()[:1]), what="a fill of ours")
             wait_until(lambda: bool(e.db_path.exists() and e.rows("SELECT 1 FROM order_fills")), what="fill booked")
         finally:
             proc.send_signal(signal.SIGKILL)
@@ -386,3 +387,125 @@ def test_cancel_all_refuses_what_it_cannot_do(
     assert app_main(argv, environment) == 2
     err = capsys.readouterr().err
     assert message in err and "PRIVATE KEY" not in err
+
+
+# --- (d) the order-group trip over the real WebSocket ------------------------------------------------------
+
+
+def test_an_order_group_trip_reaches_the_store_over_the_websocket(env: Env) -> None:
+    """What SessionOrderGroup.tripped() reads each cycle (the session side: strategy/test_order_group_trip.py)."""
+    rt = env.runtime(env.config(**{"websockets.enabled": True}))
+    try:
+        assert rt.ws is not None
+        wait_until(lambda: rt.store.ws_healthy, timeout_s=10.0, what="the WebSocket up")
+        group_id = rt.api.create_order_group(500)
+        wait_until(lambda: rt.store.get_order_group(group_id) is not None, timeout_s=10.0, what="group created")
+        env.exchange.trigger_order_group(USER, group_id)
+        wait_until(
+            lambda: getattr(rt.store.get_order_group(group_id), "event_type", None) == "triggered",
+            timeout_s=10.0,
+            what="the trip on the order_group_updates channel",
+        )
+    finally:
+        rt.close()
+
+
+# --- the running half: drift check, adopted orders ------------------------------------------------------------
+
+
+def book_like_a_session(rt: Runtime, order_id: str) -> None:
+    """Book an order's fills as a session's fill tracker does (through AnalyticsDB.log_fill_event)."""
+    for f in rt.api.get_fills(order_id=order_id).items:
+        rt.db.log_fill_event(
+            fill_id=f.fill_id,
+            order_id=f.order_id,
+            market_ticker=f.ticker,
+            outcome_side="yes" if f.side is BookSide.BID else "no",
+            book_side="bid" if f.side is BookSide.BID else "ask",
+            price_e4=f.yes_price_e4,
+            count_e2=f.count_e2,
+            is_taker=f.is_taker,
+            fee_e4=f.fee_e4,
+            ts=f.created_ts,
+        )
+
+
+def test_a_fill_nobody_booked_is_drift_that_halts_trading_and_is_repaired(env: Env) -> None:
+    e = env
+    ticker = TICKERS[0]
+    cfg = e.config(**{"recovery.drift_check_interval_seconds": 0, "recovery.drift_confirm_checks": 2})
+    rt = e.runtime(cfg)  # interval 0: no thread, the test runs the checks
+    try:
+        monitor = rt.recovery
+        assert monitor is not None and monitor.check() == {}
+        booked = place(e, ticker, Side.BID, 4500, 500, ClientIds(ticker, "yes").next())
+        assert take(e, booked, 300) == 300
+        book_like_a_session(rt, booked.order_id)
+        assert [monitor.check() for _ in range(3)] == [{}, {}, {}]  # booked fills are not drift
+        assert rt.trading.state.value == "active"
+
+        lost = place(e, ticker, Side.ASK, 5500, 500, ClientIds(ticker, "yes").next())  # e.g. a lost create
+        assert take(e, lost, 200) == 200  # ...that filled, and nobody booked
+        assert monitor.check() == {}  # once is not enough: it could be a fill in flight
+        assert monitor.check() == {ticker: -200}
+        assert rt.trading.state.value == "halted"
+        (change,) = rt.trading.history
+        assert change.source == "drift_check" and ticker in change.reason
+        assert rt.db.flush(REAL_TIMEOUT_S)
+        (event,) = e.rows("SELECT * FROM risk_events WHERE kind = 'drift'")
+        assert event["market_ticker"] == ticker and event["rule"] == "position_mismatch"
+        assert json.loads(event["detail"]) == {
+            "ledger_e2": 300,
+            "exchange_e2": 100,
+            "difference_e2": -200,
+            "fills_booked_now": 1,
+            "difference_after_e2": 0,
+        }
+        assert db_positions(e) == exchange_positions(e) == {ticker: 100}  # the books were repaired
+
+        # The operator resumes: the ledger is re-based on the exchange, and stays quiet.
+        rt.trading.resume("checked the books", source="operator")
+        assert [monitor.check() for _ in range(3)] == [{}, {}, {}]
+        assert rt.trading.state.value == "active" and len(e.rows("SELECT 1 FROM risk_events WHERE kind = 'drift'")) == 1
+    finally:
+        rt.close()
+
+
+def test_adopted_orders_are_left_to_their_session_and_cancelled_when_nobody_claims_them(env: Env) -> None:
+    e = env
+    claimed = place(e, TICKERS[0], Side.BID, 4000, 100, ClientIds(TICKERS[0], "yes").next())
+    unclaimed = place(e, TICKERS[1], Side.BID, 4000, 100, ClientIds(TICKERS[1], "no").next())
+    cfg = e.config(
+        **{
+            "recovery.orphan_orders": "adopt",
+            "recovery.adopt_claim_seconds": 1.0,
+            "recovery.drift_check_interval_seconds": 0,
+        }
+    )
+    rt = e.runtime(cfg)
+    try:
+        assert rt.recovery is not None
+        assert {o.order_id for o in rt.recovery.report.orphans_adopted} == {claimed.order_id, unclaimed.order_id}
+        assert {o.order_id for o in e.resting()} == {claimed.order_id, unclaimed.order_id}
+        # A session of TICKERS[0]/yes starts (its run is what the monitor sees), none for TICKERS[1]/no.
+        rt.db.create_strategy_run(strategy_name="s", market_ticker=TICKERS[0], trade_side="yes")
+        wait_until(lambda: len(e.resting()) == 1, timeout_s=10.0, what="the claim deadline")
+        assert [o.order_id for o in e.resting()] == [claimed.order_id]
+        assert rt.db.flush(REAL_TIMEOUT_S)
+        (event,) = e.rows("SELECT detail FROM risk_events WHERE rule = 'adopted_unclaimed'")
+        assert json.loads(event["detail"])["cancelled"] == [unclaimed.order_id]
+    finally:
+        rt.close()
+    # The claimed order is its session's now: the session (or the mode's sweep of its prefix) ends it.
+    assert [o.order_id for o in e.resting()] == [claimed.order_id]
+
+
+def test_adopted_orders_still_unclaimed_at_shutdown_are_cancelled(env: Env) -> None:
+    adopted = place(env, TICKERS[0], Side.BID, 4000, 100, ClientIds(TICKERS[0], "yes").next())
+    cfg = env.config(**{"recovery.orphan_orders": "adopt", "recovery.drift_check_interval_seconds": 0})
+    rt = env.runtime(cfg)
+    try:
+        assert [o.order_id for o in env.resting()] == [adopted.order_id]
+    finally:
+        rt.close()  # long before the claim deadline
+    assert env.resting() == []

@@ -53,7 +53,7 @@ LINE_COLOURS = ((0x0B, 0x8A, 0x4B), (0xC4, 0x32, 0x0A))  # the chart's polyline:
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
 
 
-def wait_for(what: str, check: Callable[[], Any], timeout_s: float = 15.0) -> Any:
+def wait_for(what: str, check: Callable[[], Any], timeout_s: float = 30.0) -> Any:
     deadline = REAL.monotonic() + timeout_s
     while REAL.monotonic() < deadline:
         value = check()

@@ -39,9 +39,10 @@ def default_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("default_run")
     db, log_dir = tmp / "run.db", tmp / "logs"
     env = {k: v for k, v in os.environ.items() if not k.startswith("KALSHI_")}
+    command = [sys.executable, "runner.py", "--config", "config.yaml", "--exchange", "sim"]
+    command += ["--duration", str(DURATION_S), "--db", str(db), "--log-dir", str(log_dir)]
     proc = subprocess.run(
-        [sys.executable, "runner.py", "--config", "config.yaml", "--exchange", "sim", "--duration", str(DURATION_S)]
-        + ["--db", str(db), "--log-dir", str(log_dir)],
+        command,
         cwd=ROOT,
         env=env,
         capture_output=True,

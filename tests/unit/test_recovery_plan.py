@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+from kalshi_mm.api.errors import NotFoundError, PostOnlyCrossError, RejectedError, ServerError, TradingPausedError
 from kalshi_mm.api.types import BookSide, Fill, Order
 from kalshi_mm.recovery.drift import DriftConfirmer, PositionLedger
 from kalshi_mm.recovery.plan import (
@@ -20,7 +21,7 @@ from kalshi_mm.recovery.plan import (
     resolve_intents,
     signed_count,
 )
-from kalshi_mm.strategy.order_group import group_limit_e2
+from kalshi_mm.strategy.order_group import group_limit_e2, is_group_trip
 from kalshi_mm.strategy.session import ClientIds, session_prefix
 
 
@@ -230,3 +231,18 @@ def test_forgotten_streaks_start_again() -> None:
 def test_drift_confirmer_needs_at_least_one_check() -> None:
     with pytest.raises(ValueError, match="confirm_checks"):
         DriftConfirmer(0)
+
+
+@pytest.mark.parametrize(
+    ("error", "is_trip"),
+    [
+        (RejectedError("order_group_triggered: order group triggered", code="order_group_triggered"), True),
+        (RejectedError("conflict", code="invalid_order", details="order group is triggered"), True),
+        (NotFoundError("not_found: order group g1", code="not_found"), False),  # a missing group is no trip
+        (PostOnlyCrossError("post only cross", code="invalid_order"), False),
+        (TradingPausedError("trading_is_paused", code="trading_is_paused"), False),
+        (ServerError("503 order group service", status=503), False),  # not a rejection
+    ],
+)
+def test_a_refused_create_is_read_as_a_group_trip_only_when_it_says_so(error: Exception, is_trip: bool) -> None:
+    assert is_group_trip(error) is is_trip

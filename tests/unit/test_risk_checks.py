@@ -26,11 +26,12 @@ from kalshi_mm.risk.checks import (
     RiskLimits,
     Veto,
     check_order,
+    in_flight_contribution,
     market_after,
 )
 from kalshi_mm.risk.exposure import ExposureBook
 from kalshi_mm.risk.gate import RiskGate
-from kalshi_mm.risk.model import MarketExposure, Position, notional_e6
+from kalshi_mm.risk.model import Contribution, MarketExposure, Position, notional_e6
 from kalshi_mm.risk.rate_guard import RateStatus
 from kalshi_mm.risk.state import TradingState, TradingStateMachine
 from kalshi_mm.strategy.order_manager import LiveOrder
@@ -41,6 +42,13 @@ D = 1_000_000  # one dollar in 1/1,000,000 $
 
 LIMITS = RiskLimits(per_market_cap_e4=80_000, global_budget_e4=200_000, category_caps_e4={"default": 120_000})
 OK_RATE = RateStatus(available=100.0, queued=0, cost=10, reserve=10)
+
+
+def orders(market: MarketExposure, *legs: tuple[BookSide, int, int]) -> MarketExposure:
+    """``market`` with resting orders (side, price e4, count e2) added."""
+    for i, (side, price, count) in enumerate(legs):
+        market = market.with_order(f"o{i}-{len(market.orders)}", Contribution.of(side, price, count))
+    return market
 
 
 def place(side: BookSide, price_e4: int, count_e2: int, ticker: str = "M1", category: str = "default") -> Proposal:
@@ -67,7 +75,7 @@ def test_order_exposure_is_p_times_c_for_a_bid_and_one_minus_p_for_an_ask() -> N
 
 
 def test_two_sided_quotes_cannot_both_lose_so_the_worst_case_is_the_larger_side() -> None:
-    market = MarketExposure().add(BID, notional_e6(BID, 4_800, 500), 500).add(ASK, notional_e6(ASK, 5_200, 500), 500)
+    market = orders(MarketExposure(), (BID, 4_800, 500), (ASK, 5_200, 500))
     assert market.worst_case_e6 == 2_400_000  # max($2.40, $2.40), not their sum
     assert market.collateral_e6 == 4_800_000  # the cash both would lock without netting
 
@@ -75,38 +83,60 @@ def test_two_sided_quotes_cannot_both_lose_so_the_worst_case_is_the_larger_side(
 def test_an_ask_that_only_sells_a_held_position_adds_no_exposure() -> None:
     long = MarketExposure(Position(1_000, 5_000_000))  # 10 YES bought at $0.50
     assert long.worst_case_e6 == 5 * D
-    with_ask = long.add(ASK, notional_e6(ASK, 5_200, 1_000), 1_000)
+    with_ask = orders(long, (ASK, 5_200, 1_000))
     assert with_ask.worst_case_e6 == 5 * D and with_ask.only_reduces(ASK)
-    flipping = long.add(ASK, notional_e6(ASK, 5_200, 1_500), 1_500)  # 15 > 10 held: opens 5 NO
+    flipping = orders(long, (ASK, 5_200, 1_500))  # 15 > 10 held: opens 5 NO
     assert not flipping.only_reduces(ASK)
+    assert flipping.worst_case_e6 == 5 * D  # the 5 NO risk $2.40, the YES gain covers them
 
 
-def brute_worst_case(position: Position, orders: list[OrderLeg]) -> int:
-    """Every outcome × every subset of orders filling: the largest loss (an independent check of the formula)."""
+def test_a_profitable_closing_order_counts_the_offset_it_would_give_up() -> None:
+    # Long 1 YES bought at $0.01, and an ask for 100 at $0.02: 99 of them open NO. If YES wins, the held contract's
+    # $0.99 gain offsets the asks' $98 loss; once the ask sells that contract (for $0.02), the offset is gone.
+    market = orders(MarketExposure(Position(100, 100 * 100)), (ASK, 200, 10_000))
+    after_fill, _ = market.position.after_fill(ASK, 200, 100)
+    reached = MarketExposure(after_fill).with_order("a", Contribution.of(ASK, 200, 9_900))
+    assert reached.worst_case_e6 == 9_900 * 9_800  # $97.02 once the held contract is sold
+    assert market.worst_case_e6 >= reached.worst_case_e6  # already counted before the fill
+
+
+def exchange_loss(position: Position, legs: list[OrderLeg], yes_wins: bool) -> int:
+    """The loss on one outcome as the exchange's records show it: position cost basis and resting orders."""
+    against = ASK if yes_wins else BID
+    return position.loss_if(yes_wins) + sum(leg.exposure_e6 for leg in legs if leg.side is against)
+
+
+def brute_reachable_worst(position: Position, legs: list[OrderLeg]) -> int:
+    """Every order of fills of every subset of the orders (filled whole), then every outcome: the largest loss the
+    exchange's records could show (an independent check of the formula)."""
     worst = 0
-    for yes_wins in (False, True):
-        for filled in itertools.product((False, True), repeat=len(orders)):
-            loss = position.loss_if(yes_wins)
-            for order, did in zip(orders, filled, strict=True):
-                if did:  # paid the unit cost, received $1 per contract if the bought side won
-                    won = yes_wins == (order.side is BID)
-                    loss += order.exposure_e6 - (order.count_e2 * 10_000 if won else 0)
-            worst = max(worst, loss)
+    for n in range(len(legs) + 1):
+        for filled in itertools.permutations(range(len(legs)), n):
+            pos = position
+            for i in filled:
+                pos, _ = pos.after_fill(legs[i].side, legs[i].price_e4, legs[i].count_e2)
+            left = [leg for i, leg in enumerate(legs) if i not in filled]
+            worst = max(worst, exchange_loss(pos, left, False), exchange_loss(pos, left, True))
     return worst
 
 
+@settings(max_examples=200)
 @given(
     st.integers(-2_000, 2_000),
     st.integers(1, 9_999),
-    st.lists(st.tuples(st.sampled_from([BID, ASK]), st.integers(1, 9_999), st.integers(1, 1_000)), max_size=5),
+    st.lists(st.tuples(st.sampled_from([BID, ASK]), st.integers(1, 9_999), st.integers(1, 1_000)), max_size=4),
 )
-def test_the_worst_case_formula_equals_brute_force(pos: int, avg: int, orders: list[tuple[Any, int, int]]) -> None:
+def test_the_worst_case_bounds_every_state_fills_can_reach(pos: int, avg: int, raw: list[tuple[Any, int, int]]) -> None:
     position = Position(pos, abs(pos) * (avg if pos > 0 else 10_000 - avg))
-    legs = [OrderLeg(s, p, c) for s, p, c in orders]
-    market = MarketExposure(position)
-    for leg in legs:
-        market = market.add(leg.side, leg.exposure_e6, leg.count_e2)
-    assert market.worst_case_e6 == brute_worst_case(position, legs)
+    legs = [OrderLeg(s, p, c) for s, p, c in raw]
+    market = orders(MarketExposure(position), *raw)
+    brute = brute_reachable_worst(position, legs)
+    closers = sum(c for s, _, c in raw if (s is ASK) == (pos > 0))
+    # An upper bound, and tight up to the 1/1,000,000 $ per closed 1/100 contract kept for the exchange's rounding.
+    assert brute <= market.worst_case_e6 <= brute + min(abs(pos), closers)
+    if not closers or pos == 0:
+        plain = max(0, exchange_loss(position, legs, False), exchange_loss(position, legs, True))
+        assert market.worst_case_e6 == plain
 
 
 def test_fills_follow_the_exchange_cost_basis_rule() -> None:
@@ -143,10 +173,10 @@ def test_reducing_allows_only_orders_that_reduce_the_position() -> None:
     flat = MarketExposure()
     assert isinstance(check_order(snap(flat), place(ASK, 5_500, 100), LIMITS, REDUCING, OK_RATE), Veto)
     # An amend that makes an adding order smaller and cheaper reduces exposure; growing it does not.
-    old = OrderLeg(BID, 4_500, 500)
-    resting = flat.add(BID, old.exposure_e6, old.count_e2)
-    smaller = Proposal("M1", "default", OrderLeg(BID, 4_400, 300), old)
-    bigger = Proposal("M1", "default", OrderLeg(BID, 4_500, 600), old)
+    resting = flat.with_order("b", Contribution.of(BID, 4_500, 500))
+    old_c = resting.contribution("b")
+    smaller = Proposal("M1", "default", OrderLeg(BID, 4_400, 300), old_c, "b")
+    bigger = Proposal("M1", "default", OrderLeg(BID, 4_500, 600), old_c, "b")
     assert check_order(snap(resting), smaller, LIMITS, REDUCING, OK_RATE) == Allow()
     assert isinstance(check_order(snap(resting), bigger, LIMITS, REDUCING, OK_RATE), Veto)
 
@@ -168,7 +198,7 @@ def test_rate_guard_keeps_the_cancel_reserve() -> None:
     ("rule", "snapshot", "proposal"),
     [
         # $8 cap: $7 resting + $1.50 more.
-        ("per_market_cap", snap(MarketExposure().add(BID, 7 * D, 1_400)), place(BID, 5_000, 300)),
+        ("per_market_cap", snap(orders(MarketExposure(), (BID, 5_000, 1_400))), place(BID, 5_000, 300)),
         # $12 category: $11 in other markets of the category + $1.50 here.
         ("category_cap", snap(category=11 * D), place(BID, 5_000, 300)),
         # $20 global: $19 elsewhere (another category) + $1.50.
@@ -204,7 +234,7 @@ def test_rules_run_in_the_fixed_order() -> None:
     failing = {
         "trading_state": HALTED,
         "rate_guard": RateStatus(available=0.0, queued=0, cost=10, reserve=10),
-        "per_market_cap": MarketExposure().add(BID, 79 * D // 10, 1_580),
+        "per_market_cap": orders(MarketExposure(), (BID, 5_000, 1_580)),
         "category_cap": 115 * D // 10,
         "global_budget": 195 * D // 10,
         "balance": 0,
@@ -228,12 +258,34 @@ def test_rules_run_in_the_fixed_order() -> None:
 
 
 def test_an_amend_in_flight_counts_the_larger_of_old_and_new() -> None:
-    old = OrderLeg(BID, 5_000, 1_000)  # $5
-    market = MarketExposure().add(BID, old.exposure_e6, old.count_e2)
-    down = market_after(market, Proposal("M1", "default", OrderLeg(BID, 4_000, 500), old))
-    up = market_after(market, Proposal("M1", "default", OrderLeg(BID, 6_000, 1_000), old))
+    market = orders(MarketExposure(), (BID, 5_000, 1_000))  # $5
+    key, old = market.orders[0]
+    down = market_after(market, Proposal("M1", "default", OrderLeg(BID, 4_000, 500), old, key))
+    up = market_after(market, Proposal("M1", "default", OrderLeg(BID, 6_000, 1_000), old, key))
+    grow = market_after(market, Proposal("M1", "default", OrderLeg(BID, 4_000, 2_000), old, key))
     assert down.worst_case_e6 == 5 * D  # the exchange may still hold the old order
     assert up.worst_case_e6 == 6 * D
+    assert grow.worst_case_e6 == 9 * D  # the old 10 may fill at $0.50 before the amend adds 10 more at $0.40
+
+
+@given(
+    st.integers(1, 9_999),
+    st.integers(1, 2_000),
+    st.integers(1, 9_999),
+    st.integers(1, 2_000),
+    st.sampled_from([BID, ASK]),
+)
+def test_an_amend_in_flight_bounds_every_fill_then_resize_sequence(
+    old_price: int, old_count: int, new_price: int, new_count: int, side: BookSide
+) -> None:
+    old = Contribution.of(side, old_price, old_count)
+    bound = in_flight_contribution(old, OrderLeg(side, new_price, new_count)).exposure_e6
+    # The exchange fills f of the old order, then (if the order still lives) re-sizes it to new_count in total.
+    reachable = [notional_e6(side, old_price, old_count)]
+    for f in {0, min(old_count - 1, new_count), old_count // 2}:
+        if 0 <= f < old_count:
+            reachable.append(notional_e6(side, old_price, f) + notional_e6(side, new_price, max(0, new_count - f)))
+    assert max(reachable) <= bound
 
 
 # --- the book -------------------------------------------------------------------------------------------------------
@@ -264,7 +316,8 @@ def test_book_moves_fills_from_the_order_to_the_position() -> None:
     book.on_ack("c1")
     cash = book.on_fill("M1", "c1", BID, 5_000, 400, fee_e4=70)
     assert cash == -2 * D - 7_000
-    assert book.market("M1") == MarketExposure(Position(400, 2 * D), 3 * D, 0, 600, 0)
+    market = book.market("M1")
+    assert market.position == Position(400, 2 * D) and (market.bid_e6, market.side_e2(BID)) == (3 * D, 600)
     assert book.totals().global_e6 == 5 * D  # the same $5 at risk, now partly as a position
     book.on_fill("M1", "c1", BID, 5_000, 600)
     assert book.session_entries(s) == 0 and book.totals().global_e6 == 5 * D
@@ -289,8 +342,8 @@ def test_mirror_makes_the_session_entries_its_live_orders() -> None:
     book.mirror(s, "M1", [("a", OrderLeg(BID, 4_000, 700))], keep={"lost"})
     kept, fresh = book.audit()
     assert kept == fresh
-    assert book.market("M1").bid_e2 == 700 and book.market("M1").ask_e2 == 1_000
-    assert book.market("M2").bid_e2 == 200  # another session is untouched
+    assert book.market("M1").side_e2(BID) == 700 and book.market("M1").side_e2(ASK) == 1_000
+    assert book.market("M2").side_e2(BID) == 200  # another session is untouched
     assert book.release_session(s) == 2 and book.market("M1") == MarketExposure()
 
 
@@ -359,7 +412,9 @@ place_op = st.tuples(
     st.integers(1, 99).map(lambda c: c * 100),
     st.integers(1, 8).map(lambda n: n * 100),
 )
-amend_op = st.tuples(st.just("amend"), st.integers(0, 50), st.integers(1, 99).map(lambda c: c * 100), st.integers(1, 800))
+amend_op = st.tuples(
+    st.just("amend"), st.integers(0, 50), st.integers(1, 99).map(lambda c: c * 100), st.integers(1, 800)
+)
 op = st.one_of(
     place_op,
     amend_op,
@@ -402,9 +457,9 @@ def test_any_sequence_keeps_every_limit_and_totals_match_a_recomputation(ops: li
                 new = OrderLeg(leg.side, step[2], step[3])
                 if isinstance(book.reserve(sessions[s], key, ticker, new, judge(state, P_LIMITS), amend=True), Allow):
                     orders[i] = (key, s, ticker, leg, new)
-            elif kind == "fill":
-                _, _, count, on_new, better = step
-                actual = pending if (on_new and pending is not None) else leg
+            elif kind == "fill" and pending is None:  # sessions apply fills between requests, never mid-amend
+                _, _, count, _, better = step
+                actual = leg
                 count = min(count, actual.count_e2)
                 if count:
                     # A maker fill at the order's price, or a better one (lower for a bid, higher for an ask).
@@ -417,7 +472,7 @@ def test_any_sequence_keeps_every_limit_and_totals_match_a_recomputation(ops: li
                     def shrink(g: OrderLeg, n: int = count) -> OrderLeg:
                         return OrderLeg(g.side, g.price_e4, max(0, g.count_e2 - n))
 
-                    orders[i] = (key, s, ticker, shrink(leg), shrink(pending) if pending else None)
+                    orders[i] = (key, s, ticker, shrink(leg), None)
             elif kind == "ack":
                 book.on_ack(key)
                 orders[i] = (key, s, ticker, pending or leg, None)

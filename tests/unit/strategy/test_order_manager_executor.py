@@ -47,8 +47,8 @@ class StubExchange:
             raise self.fail[op].pop(0)
 
     def place_order(self, ticker: str, side: BookSide, price_e4: int, count_e2: int, **kw: Any) -> OrderAck:
-        self.calls.append(("place", side, price_e4, count_e2))
         cid = kw["client_order_id"]
+        self.calls.append(("place", side, price_e4, count_e2, cid))
         self._n += 1
         oid = f"o{self._n}"
         self._raise("place")
@@ -79,9 +79,20 @@ class StubExchange:
 
 
 class StubDB:
-    def __init__(self) -> None:
+    def __init__(self, api: StubExchange | None = None) -> None:
         self.placed: list[dict[str, Any]] = []
         self.cancelled: list[str] = []
+        self.intents: dict[str, tuple[str, str | None]] = {}  # client_order_id -> (outcome, order_id)
+        self._api = api
+
+    def log_order_intent(self, **kw: Any) -> None:
+        # Recorded before the create is sent: the exchange has not seen a call for it yet.
+        assert self._api is None or not any(c[0] == "place" and c[-1] == kw["client_order_id"] for c in self._api.calls)
+        self.intents[kw["client_order_id"]] = ("pending", None)
+
+    def resolve_order_intent(self, client_order_id: str, outcome: str, order_id: str | None = None) -> None:
+        if self.intents.get(client_order_id, ("pending", None))[0] == "pending":
+            self.intents[client_order_id] = (outcome, order_id)
 
     def log_order_placed(self, **kw: Any) -> None:
         self.placed.append(kw)
@@ -92,7 +103,8 @@ class StubDB:
 
 @pytest.fixture
 def setup() -> tuple[OrderExecutor, StubExchange, StubDB]:
-    api, db = StubExchange(), StubDB()
+    api = StubExchange()
+    db = StubDB(api)
     ex = OrderExecutor(api, TICKER, ClientIds(TICKER, "yes"), db, 7, logging.getLogger("test"))  # type: ignore[arg-type]
     return ex, api, db
 
@@ -110,13 +122,15 @@ def test_places_and_records_both_sides(setup: tuple[OrderExecutor, StubExchange,
     recorded = [(p["book_side"], p["outcome_side"], p["run_id"]) for p in db.placed]
     assert recorded == [("bid", "yes", 7), ("ask", "no", 7)]
     assert all(ex.ids.this_run(p["client_order_id"]) for p in db.placed)
+    assert db.intents == {p["client_order_id"]: ("placed", p["order_id"]) for p in db.placed}
 
 
 def test_post_only_cross_skips_only_that_side(setup: tuple[OrderExecutor, StubExchange, StubDB]) -> None:
-    ex, api, _ = setup
+    ex, api, db = setup
     api.fail["place"].append(PostOnlyCrossError("post only cross"))
     out = quote(ex, 4800, 5200)
     assert out.skipped == {BID} and [o.side for o in ex.orders()] == [ASK]
+    assert sorted(outcome for outcome, _ in db.intents.values()) == ["placed", "rejected"]
     assert not ex.needs_sync  # nothing uncertain: the book simply moved
 
 
@@ -129,8 +143,10 @@ def test_unknown_create_blocks_its_side_until_a_reread_resolves_it(
     assert out.skipped == {BID} and ex.orders() == () and ex.needs_sync
     out = quote(ex, 4800, None)  # the bid side stays blocked: no second bid
     assert out.skipped == {BID} and sum(1 for c in api.calls if c[0] == "place") == 1
+    assert list(db.intents.values()) == [("pending", None)]  # outcome unknown: stays pending
     ex.sync()
     (adopted,) = ex.orders()
+    assert list(db.intents.values()) == [("placed", adopted.order_id)]
     assert adopted.side is BID and adopted.price_e4 == 4800 and ex.newly_known == {adopted.order_id}
     assert ex.owns(adopted.order_id) and db.placed[-1]["order_id"] == adopted.order_id
     out = quote(ex, 4800, None)
