@@ -19,7 +19,10 @@ RUN useradd --system --uid 10001 --create-home kalshi \
 USER kalshi
 
 VOLUME ["/data"]
+# The ops endpoint (/health, /metrics, dashboard): fly.toml's checks and metrics scrape it on this port. Inside a
+# container it must listen on every interface; halt/resume from outside the machine need KALSHI_MM_CONTROL_TOKEN.
+EXPOSE 8790
 # SIGTERM starts the clean shutdown (cancel all orders, flush the DB); fly.toml's kill_timeout leaves time for it.
 STOPSIGNAL SIGTERM
-# --mode discovery: it trades the most liquid markets at once; drop it to run the config's mode (volatility).
-CMD ["python", "runner.py", "--config", "config.yaml", "--mode", "discovery", "--db", "/data/trading_analytics.db", "--log-dir", "/data/logs"]
+# The config's mode (volatility by default); DB and logs on the /data volume.
+CMD ["python", "runner.py", "--config", "config.yaml", "--db", "/data/trading_analytics.db", "--log-dir", "/data/logs", "--ops-bind", "0.0.0.0"]

@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--duration", type=float, metavar="SECONDS", help="run this long, then shut down cleanly")
     parser.add_argument("--db", metavar="PATH", help="override analytics.db_path")
     parser.add_argument("--log-dir", metavar="DIR", help="override logging.log_dir")
+    parser.add_argument("--ops-bind", metavar="ADDR", help="override ops_http.bind (0.0.0.0 in a container)")
+    parser.add_argument("--ops-port", type=int, metavar="PORT", help="override ops_http.port (0 = any free port)")
     parser.add_argument(
         "--check-config",
         action="store_true",
@@ -90,6 +92,10 @@ def apply_overrides(cfg: AppConfig, args: argparse.Namespace) -> AppConfig:
         data["analytics"]["db_path"] = args.db
     if args.log_dir:
         data["logging"]["log_dir"] = args.log_dir
+    if args.ops_bind is not None:
+        data["ops_http"]["bind"] = args.ops_bind
+    if args.ops_port is not None:
+        data["ops_http"]["port"] = args.ops_port
     return validate_config(data, source="command line")
 
 

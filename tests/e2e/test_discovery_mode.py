@@ -30,7 +30,7 @@ def test_discovery_mode_against_the_embedded_exchange(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KALSHI_")}
     proc = subprocess.run(
         [sys.executable, "runner.py", "--config", "config.yaml", "--mode", "discovery", "--exchange", "sim",
-         "--duration", str(DURATION_S), "--db", str(db), "--log-dir", str(log_dir)],
+         "--duration", str(DURATION_S), "--db", str(db), "--log-dir", str(log_dir), "--ops-port", "0"],
         capture_output=True, text=True, cwd=ROOT, env=env, timeout=DURATION_S + 60,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]

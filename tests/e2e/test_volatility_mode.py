@@ -40,7 +40,7 @@ def default_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     db, log_dir = tmp / "run.db", tmp / "logs"
     env = {k: v for k, v in os.environ.items() if not k.startswith("KALSHI_")}
     command = [sys.executable, "runner.py", "--config", "config.yaml", "--exchange", "sim"]
-    command += ["--duration", str(DURATION_S), "--db", str(db), "--log-dir", str(log_dir)]
+    command += ["--duration", str(DURATION_S), "--db", str(db), "--log-dir", str(log_dir), "--ops-port", "0"]
     proc = subprocess.run(
         command,
         cwd=ROOT,

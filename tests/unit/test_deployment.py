@@ -63,3 +63,22 @@ def test_readme_documents_the_same_paths() -> None:
     assert option(cmd, "--db") in readme
     assert "kill_timeout" in readme
     assert "flyctl secrets set KALSHI_PRIVATE_KEY" in readme
+
+
+def test_fly_checks_and_metrics_reach_the_ops_endpoint_the_image_serves() -> None:
+    import yaml
+
+    fly = tomllib.loads((ROOT / "fly.toml").read_text())
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    cmd = docker_cmd()
+    port = int(option(cmd, "--ops-port")) if "--ops-port" in cmd else config["ops_http"]["port"]
+    assert config["ops_http"]["enabled"] is True
+    # Fly reaches the machine over its private network: the image must listen beyond loopback.
+    assert option(cmd, "--ops-bind") in ("0.0.0.0", "::")
+    checks = [c for c in fly["checks"].values() if c.get("path") == "/health"]
+    assert checks and all(c["type"] == "http" and int(c["port"]) == port for c in checks)
+    assert (int(fly["metrics"]["port"]), fly["metrics"]["path"]) == (port, "/metrics")
+    exposed = [rest for word, rest in dockerfile_instructions() if word == "EXPOSE"]
+    assert str(port) in " ".join(exposed)
+    # The kill timeout covers the shutdown's cancel-all: the sweep's bounded attempts plus the DB flush.
+    assert int(fly["kill_timeout"]) >= 30
