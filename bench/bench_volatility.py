@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -42,6 +43,7 @@ import sys
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +179,7 @@ class Samples:
     cpu: list[tuple[float, int, int]] = field(default_factory=list)
     hwm_kb: int = 0
     traffic: list[tuple[float, dict[str, int]]] = field(default_factory=list)
+    loadavg: list[float] = field(default_factory=list)  # the host's 1-minute load average, every traffic snapshot
     rusage: Any = None
     exit_status: int | None = None
     wall_s: float = 0.0
@@ -284,6 +287,7 @@ def watch(proc: subprocess.Popen[bytes], rest_url: str, limit_s: float, profiler
             next_traffic = LIVE.monotonic() + TRAFFIC_EVERY_S
             with contextlib.suppress(requests.RequestException):  # the next snapshot will do
                 out.traffic.append((now, traffic_of(rest_url)))
+            out.loadavg.append(os.getloadavg()[0])
         if LIVE.monotonic() - started > limit_s:
             print(f"  the daemon is still running {limit_s:.0f} s after start: stopping it")
             break
@@ -435,6 +439,20 @@ def classify(rest: dict[str, int]) -> dict[str, Counter[str]]:
     return out
 
 
+def sweep_periods(log_dir: Path) -> list[float]:
+    """Seconds between the starts of consecutive scanner sweeps, from the sweep log's line times (a sweep writes
+    one line per market within a fraction of a second; sweeps are refresh_interval_seconds apart)."""
+    times: list[float] = []
+    for path in sorted(log_dir.glob("volatility_sweep_details_*.log")):
+        for line in path.read_text(errors="replace").splitlines():
+            m = re.match(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) ", line)
+            if m:
+                stamp = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp()
+                times.append(stamp + int(m.group(2)) / 1000)
+    starts = [t for i, t in enumerate(times) if i == 0 or t - times[i - 1] > 1.0]
+    return [b - a for a, b in itertools.pairwise(starts)]
+
+
 def tracked_markets(log_text: str) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in re.findall(r"volatility scan: (\d+) open markets, tracking (\d+)", log_text)]
 
@@ -469,6 +487,9 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         if profiler is not None:
             profiler.stop()
         stop_process(exchange, "exchange")
+    (work / "samples.json").write_text(
+        json.dumps({"cpu": samples.cpu, "traffic": samples.traffic, "loadavg": samples.loadavg, "ticks_per_s": TICKS})
+    )
     results = analyse(args, work, samples, final_traffic, started_ts, deadline_ts)
     if profiler is not None and profiler.out.is_file():
         spots = hotspots(profiler.out)
@@ -514,6 +535,8 @@ def analyse(
     cycles = sum(s.cycles for s in sessions)
     starts = len(sessions)
     scans = tracked_markets(log_text)
+    periods = sweep_periods(work / "logs")
+    stale_after = float(cfg["volatility_mm"]["regime_stale_kill_seconds"])
     ws_health = {
         "connections": log_text.count("WebSocket connected to"),
         "losses": log_text.count("WebSocket connection lost") + log_text.count("WebSocket closed by the server"),
@@ -554,8 +577,22 @@ def analyse(
         "max_concurrent_sessions": args.sessions,
         "daemon_exit_status": samples.exit_status,
         "daemon_wall_s": round(samples.wall_s, 1),
+        # Other work on the host slows the daemon's threads (not its CPU time): a late scanner sweep can make
+        # every session's regime data stale at once (regime_stale kills).
+        "host": {
+            "cpus": os.cpu_count(),
+            "load_1min_min": _r(min(samples.loadavg, default=0.0), 2),
+            "load_1min_max": _r(max(samples.loadavg, default=0.0), 2),
+        },
         "scans": [{"open_markets": a, "tracked": b} for a, b in scans],
         "websocket": ws_health,
+        "scanner_sweeps": {
+            "count": len(periods) + 1 if periods else 0,
+            "period_mean_s": _r(sum(periods) / len(periods), 3) if periods else None,
+            "period_max_s": _r(max(periods), 3) if periods else None,
+            "periods_over_regime_stale_kill_s": sum(1 for x in periods if x > stale_after),
+            "regime_stale_kill_seconds": stale_after,
+        },
         "sessions": {
             "started": starts,
             "first_start_after_s": round(first_start - started_ts, 1) if first_start is not None else None,
@@ -634,7 +671,14 @@ def report(res: dict[str, Any], sessions: list[Session]) -> None:
     s, cpu, rest = res["sessions"], res["cpu"], res["rest"]
     scans = res["scans"]
     scan = f"{scans[0]['open_markets']} open markets, tracking {scans[0]['tracked']}" if scans else "no scan line"
-    ws = res["websocket"]
+    ws, host = res["websocket"], res["host"]
+    print(f"  host: {host['cpus']} CPUs, 1-min load average {host['load_1min_min']}-{host['load_1min_max']}")
+    sw = res["scanner_sweeps"]
+    print(
+        f"  scanner sweeps: {sw['count']}, every {_fmt(sw['period_mean_s'], '{:.2f}')} s on average, longest gap"
+        f" {_fmt(sw['period_max_s'], '{:.2f}')} s; {sw['periods_over_regime_stale_kill_s']} gap(s) longer than"
+        f" regime_stale_kill_seconds ({sw['regime_stale_kill_seconds']:g} s), each of which can hard-stop every session"
+    )
     print(f"  daemon exit status {res['daemon_exit_status']}, {res['daemon_wall_s']} s; scanner: {scan}")
     print(
         f"  WebSocket: {ws['connections']} connection(s), {ws['losses']} lost, {ws['capped_markets']} cap warnings"
