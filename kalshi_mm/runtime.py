@@ -39,7 +39,7 @@ from kalshi_mm.ops.registry import SessionRegistry
 from kalshi_mm.recovery.monitor import SafetyMonitor, start_recovery
 from kalshi_mm.risk.gate import RiskGate
 from kalshi_mm.risk.monitor import RiskMonitor
-from kalshi_mm.risk.state import TradingStateMachine
+from kalshi_mm.risk.state import TradingStateChange, TradingStateMachine
 from kalshi_mm.sim.server import EmbeddedExchange
 from kalshi_mm.state.store import MarketStateStore
 
@@ -112,6 +112,16 @@ class Runtime:
         self.sessions_view = SessionRegistry(self.clock)
         if self.alerts is not None:
             self.trading.add_listener(self.alerts.on_trading_state)
+        self.trading.add_listener(self._record_trading_state)
+
+    def _record_trading_state(self, change: TradingStateChange) -> None:
+        """Every trading-state change (halt, reduce-only, resume: who and why) is a ``risk_events`` row."""
+        self.db.log_risk_event(
+            "state",
+            rule=change.source,
+            detail={"from": change.previous.value, "to": change.state.value, "reason": change.reason},
+            ts=change.at_ms / 1000,
+        )
 
     @classmethod
     def build(

@@ -39,6 +39,7 @@ from kalshi_mm.discovery.models import DiscoveryResult, MarketCandidate, ScoredM
 from kalshi_mm.discovery.scorer import MarketScorer
 from kalshi_mm.modes.progress import DiscoveryProgress
 from kalshi_mm.modes.sessions import SessionPool, config_json, session_config_for
+from kalshi_mm.risk.gate import SessionRefused
 from kalshi_mm.runtime import Runtime
 
 __all__ = ["DiscoveryMode", "DiscoveryTools", "Selection", "default_tools", "run_discovery_mode"]
@@ -289,6 +290,8 @@ class DiscoveryMode:
                 self.pool.start(
                     config, discovery_session_id=selection.session_id, mid_e4=selection.mids_e4.get(config.ticker)
                 )
+            except SessionRefused as exc:  # the account's risk state, not a fault: no traceback
+                log.warning("%s/%s: session not started: %s", config.ticker, config.side, exc)
             except Exception:  # one market's start-up failure must not stop the others
                 log.exception("%s/%s: could not start its session", config.ticker, config.side)
         log.info(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -244,6 +245,14 @@ def test_halt_and_resume_over_http(rt: Runtime) -> None:
     assert resumed.status_code == 200 and resumed.json()["trading"]["state"] == "active"
     assert rt.trading.state is TradingState.ACTIVE
     assert requests.get(url(rt, "/health"), timeout=5).status_code == 200
+    # Both changes are on record for sqlite3 users: who, from what, to what, why.
+    assert rt.db.flush(5.0)
+    with sqlite3.connect(rt.db.path) as conn:
+        rows = conn.execute("SELECT rule, detail FROM risk_events WHERE kind = 'state' ORDER BY id").fetchall()
+    assert [(rule, json.loads(detail)) for rule, detail in rows[-2:]] == [
+        ("operator", {"from": "active", "to": "halted", "reason": "maintenance window"}),
+        ("operator", {"from": "halted", "to": "active", "reason": "done"}),
+    ]
 
 
 def test_control_requests_are_checked(rt: Runtime) -> None:
