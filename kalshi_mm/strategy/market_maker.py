@@ -32,6 +32,7 @@ import logging
 import math
 import threading
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from kalshi_mm.analytics.db import AnalyticsDB
@@ -50,7 +51,8 @@ from kalshi_mm.strategy.market_watch import MarketWatch
 from kalshi_mm.strategy.order_executor import OrderExecutor
 from kalshi_mm.strategy.order_group import SessionOrderGroup, group_limit_e2
 from kalshi_mm.strategy.order_manager import DesiredOrders, plan_order_actions
-from kalshi_mm.strategy.quoting import NoQuote, QuoteInputs, Quotes, make_quotes
+from kalshi_mm.strategy.quoting import NoQuote, QuoteInputs, QuoteParams, Quotes, make_quotes
+from kalshi_mm.strategy.regime_feed import RegimeAdjustment, RegimeFeed
 from kalshi_mm.strategy.session import ClientIds, Lifecycle, SessionConfig, SessionState, StopReason, time_guard
 from kalshi_mm.strategy.signals import IntensityEstimator, MidSampler
 from kalshi_mm.strategy.throttling import Throttles
@@ -89,6 +91,7 @@ class AvellanedaMarketMaker:
         config_params: Mapping[str, Any] | None = None,
         sessions_view: SessionRegistry | None = None,
         risk: SessionRisk | None = None,
+        regime_feed: RegimeFeed | None = None,
     ):
         if side not in ("yes", "no"):
             raise ValueError(f"side must be 'yes' or 'no', got {side!r}")
@@ -122,6 +125,9 @@ class AvellanedaMarketMaker:
         self._view = SessionPublisher(sessions_view, ticker, side)
         # The account's risk gate (kalshi_mm.risk): checks every create/amend; None: no account-level checks.
         self._risk = risk
+        # Volatility sessions: the scanner's regime of this market (freeze when stale, γ/k by regime).
+        self._regime_feed = regime_feed
+        self._regime_adj = RegimeAdjustment(None)
 
     # --- control (any thread) --------------------------------------------------------------------------------
 
@@ -267,6 +273,15 @@ class AvellanedaMarketMaker:
             if age > cfg.ws_stop_s:
                 return StopReason.WS_STALE
             frozen = "ws_stale" if age > cfg.ws_freeze_s else None
+        if self._regime_feed is not None:
+            adj = self._regime_feed.adjust(now)
+            if adj.regime != self._regime_adj.regime and adj.regime is not None:
+                self._log.info(
+                    "%s/%s: regime %s: gamma x%.2f, k x%.2f", self.ticker, self.side, adj.regime,
+                    adj.gamma_factor, adj.k_factor,
+                )  # fmt: skip
+            self._regime_adj = adj
+            frozen = frozen or adj.frozen
         assert market.leg is not None
         view = market.read_book()
         yes_top = top_excluding_own(view, self._executor.orders()) if view is not None else _EMPTY
@@ -317,11 +332,20 @@ class AvellanedaMarketMaker:
             sigma=sigma,
             time_to_expiry_s=max(tte, 1.0),
             widen_ticks=widen,
-            k=self._intensity.k if self._intensity is not None else None,
+            k=self._intensity.k * self._regime_adj.k_factor if self._intensity and self._intensity.k else None,
             a=self._intensity.a if self._intensity is not None else None,
         )
         self._sigma = sigma
-        return make_quotes(inputs, cfg.quote_params)
+        return make_quotes(inputs, self._quote_params())
+
+    def _quote_params(self) -> QuoteParams:
+        """The session's quote parameters with the current regime's γ and k factors (exactly the config's when
+        there is no regime feed or the regime is the one the config was built for)."""
+        params, adj = self._cfg.quote_params, self._regime_adj
+        if adj.gamma_factor == 1.0 and adj.k_factor == 1.0:
+            return params
+        model = params.model
+        return replace(params, model=replace(model, gamma=model.gamma * adj.gamma_factor, k=model.k * adj.k_factor))
 
     def _on_fills(self, fills: list[FillMsg], now: float) -> None:
         leg = self._market.leg

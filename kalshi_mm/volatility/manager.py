@@ -49,6 +49,7 @@ from kalshi_mm.modes.sessions import MarketConfig, config_json
 from kalshi_mm.risk.checks import Veto
 from kalshi_mm.runtime import Runtime
 from kalshi_mm.strategy.market_maker import AvellanedaMarketMaker
+from kalshi_mm.strategy.regime_feed import RegimeFeed
 from kalshi_mm.strategy.session import SessionState, session_prefix
 from kalshi_mm.volatility.detection import VolatilityEndedEvent, VolatilityEvent
 from kalshi_mm.volatility.regime import RegimeState, is_stale
@@ -359,6 +360,19 @@ class VolatilityMMManager:
             # Positions and resting orders change once a session quotes: read them afresh for the next spawn.
             self._account_ts = -math.inf
 
+    def _regime_feed(self, ticker: str, state: RegimeState | None) -> RegimeFeed:
+        """The session's view of the scanner's regime of ``ticker``: it freezes quoting when the regime is older
+        than ``regimes.max_shared_state_age_seconds`` (plus the REST cadence slack), and scales γ/k by the
+        regime multipliers relative to the start regime (which the generated config already applied)."""
+        regimes = self._rt.cfg.regimes
+        return RegimeFeed(
+            lambda: self._regime_of(ticker),
+            max_age_s=regimes.max_shared_state_age_seconds + self._cadence_slack_s(),
+            base_regime=str(state.regime) if state is not None else None,
+            gamma_multipliers={str(r): x for r, x in regimes.gamma_multipliers.items()},
+            k_multipliers={str(r): x for r, x in regimes.k_multipliers.items()},
+        )
+
     def _start(self, pending: PendingEvent, state: RegimeState | None, now: float) -> VolatilitySession:
         rt, event = self._rt, pending.event
         config, mid_e4 = self._make_config(event, str(state.regime) if state is not None else None)
@@ -399,6 +413,7 @@ class VolatilityMMManager:
             strategy_name=name,
             sessions_view=rt.sessions_view,
             risk=rt.risk.session(config.ticker, side, category=config.category, run_id=run_id),  # [risk #9]
+            regime_feed=self._regime_feed(config.ticker, state),
         )
         self._prefixes.add(session_prefix(config.ticker, side))
         future = self._pool.submit(mm.run)

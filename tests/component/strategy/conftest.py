@@ -35,6 +35,7 @@ from kalshi_mm.strategy.legs import OutcomeSide
 from kalshi_mm.strategy.market_maker import AvellanedaMarketMaker
 from kalshi_mm.strategy.quote_models import ModelParams
 from kalshi_mm.strategy.quoting import QuoteParams
+from kalshi_mm.strategy.regime_feed import RegimeFeed
 from kalshi_mm.strategy.session import SessionConfig
 
 SERIES, EVENT = "KXMM", "KXMM-26DEC31"
@@ -110,7 +111,13 @@ class Harness:
         return client
 
     def session(
-        self, ticker: str = TICKER, side: OutcomeSide = "yes", *, api: KalshiTradingAPI | None = None, **overrides: Any
+        self,
+        ticker: str = TICKER,
+        side: OutcomeSide = "yes",
+        *,
+        api: KalshiTradingAPI | None = None,
+        regime_feed: RegimeFeed | None = None,
+        **overrides: Any,
     ) -> AvellanedaMarketMaker:
         config = overrides.pop("config", None) or session_config(**overrides)
         mm = AvellanedaMarketMaker(
@@ -121,6 +128,7 @@ class Harness:
             self.db,
             self.clock,
             config,
+            regime_feed=regime_feed,
         )
         self.sessions.append(mm)
         return mm

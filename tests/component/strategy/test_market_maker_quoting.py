@@ -3,10 +3,14 @@ a fill (YES and NO sessions), amend instead of cancel+create for small changes."
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any
+
 import pytest
 
 from kalshi_mm.config.sections_trading import ThrottlingConfig
 from kalshi_mm.sim.model import Side
+from kalshi_mm.strategy.regime_feed import RegimeFeed
 from kalshi_mm.strategy.session import SessionState, session_prefix
 
 from .conftest import MM_USER, TICKER, Harness
@@ -144,3 +148,38 @@ def test_a_thin_book_widens_quotes_with_hysteresis(harness: Harness) -> None:
     h.step()  # the second releases
     assert sorted(o.price_e4 for o in h.resting()) == [4800, 5200]
     assert h.traffic()["orders"] == {"created": 2, "amended": 4}  # 3-tick moves are amends too
+
+
+def test_regime_feed_freezes_on_stale_regime_and_scales_gamma_and_k(harness: Harness) -> None:
+    h = harness
+    h.list_market(TICKER)
+    h.lp_quote(TICKER, Side.BID, 4700)
+    h.lp_quote(TICKER, Side.ASK, 5300)
+    published: dict[str, Any] = {"regime": "MEAN_REVERTING", "observed_ts": h.clock.time()}
+
+    def read() -> Any:
+        return SimpleNamespace(**published)
+
+    feed = RegimeFeed(
+        read,
+        max_age_s=4.0,
+        base_regime="MEAN_REVERTING",
+        gamma_multipliers={"MEAN_REVERTING": 1.0, "CHAOTIC": 4.0},
+        k_multipliers={"MEAN_REVERTING": 1.0, "CHAOTIC": 0.25},
+    )
+    mm = h.session(regime_feed=feed)
+    h.start(mm)
+    base = quotes_of(h)
+    base_spread = base[Side.ASK].price_e4 - base[Side.BID].price_e4
+
+    h.step(6)  # the scanner stopped publishing: data older than 4 s -> no quotes at all
+    assert h.resting() == []
+    snaps = h.rows("SELECT computed_bid_e4, computed_ask_e4 FROM market_snapshots WHERE run_id = ?", mm.run_id)
+    assert snaps[-1]["computed_bid_e4"] is None and snaps[-1]["computed_ask_e4"] is None
+
+    # Fresh data in a riskier regime: quoting resumes, wider (γ × 4, k × 1/4 relative to the start regime).
+    published.update(regime="CHAOTIC", observed_ts=h.clock.time() + 100.0)
+    h.step()
+    wide = quotes_of(h)
+    assert wide[Side.ASK].price_e4 - wide[Side.BID].price_e4 > base_spread
+    assert mm.state is SessionState.QUOTING
