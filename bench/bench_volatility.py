@@ -599,6 +599,7 @@ def analyse(
             "max_concurrent": peak_conc,
             "mean_concurrent_steady": round(mean_conc, 2),
             "quoted_market_minutes": round(market_minutes, 2),
+            "longest_quoting_s": round(max((s.quoting_s for s in sessions), default=0.0), 1),
             "quoting_cycles": cycles,
             "requotes": requotes,
             "side_requotes": side_requotes,
@@ -699,6 +700,8 @@ def report(res: dict[str, Any], sessions: list[Session]) -> None:
         f" + while quoting {md['while_quoting']} (a 60 s GET /markets/{{ticker}} refresh per session would make"
         f" {md['expected_from_60s_market_refresh']})"
     )
+    if s["longest_quoting_s"] < 60:
+        print("    (no session quoted for 60 s: the sessions' 60 s market refresh cannot show in so short a run)")
     for route, n in sorted(rest["by_class"]["market_data"].items()):
         print(f"    {route:<44} {n}")
     warm = rest["before_first_session"]

@@ -72,7 +72,9 @@ class KeyRegistry:
             registered = self._keys.get(key_id)
         if registered is None:
             raise AuthError("unknown API key")
-        if not timestamp.isdigit():
+        # ASCII only (isdigit() takes "²", which int() refuses) and bounded (int() refuses 4,300+ digits): a 401,
+        # never a 500.
+        if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 19:
             raise AuthError("malformed timestamp")
         if abs(int(timestamp) - now_ms) > self.max_skew_ms:
             raise AuthError("timestamp outside the allowed window")
