@@ -247,7 +247,9 @@ class VolatilityMMConfig(ConfigModel):
     sigma_floor: PositiveFloat = DEFAULT_SIGMA_FLOOR
     min_sigma_after_blending: PositiveFloat = DEFAULT_SIGMA_FLOOR
     jump_magnitude_threshold_e4: PositiveCentsE4 = Field(default=1000, alias="jump_magnitude_threshold_cents")
-    regime_stale_kill_seconds: PositiveFloat = 4.0
+    # Seed: 4 s, equal to the freeze limit, so one late sweep (3 s cadence) killed every session at once; the
+    # freeze at regime_staleness_seconds already stops quoting on stale data, the kill is for a scanner gone silent.
+    regime_stale_kill_seconds: PositiveFloat = 15.0
     soft_exit_max_wait_seconds: PositiveFloat = 20.0
     max_slippage_for_limit_exit_e4: CentsE4 = Field(default=400, alias="max_slippage_for_limit_exit_cents")
     disallow_new_sessions_if_open_positions_exist: bool = True

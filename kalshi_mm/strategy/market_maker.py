@@ -110,7 +110,14 @@ class AvellanedaMarketMaker:
         self._tracker: FillTracker | None = None
         self._group: SessionOrderGroup | None = None  # the exchange-side kill switch (strategy/order_group.py)
         self._market = MarketWatch(
-            api, store, ticker, side, clock, self._log, refresh_interval_s=config.market_refresh_interval_s
+            api,
+            store,
+            ticker,
+            side,
+            clock,
+            self._log,
+            refresh_interval_s=config.market_refresh_interval_s,
+            lifecycle_stream=config.lifecycle_stream,
         )
         self._started_ts = 0.0
         self._due: dict[str, float] = {}

@@ -4,6 +4,10 @@ the close time, whether the market can be traded, the book, and when it last tra
 Sources, freshest first: the store (WebSocket-fed ``market_lifecycle_v2`` events, the book, public trades),
 REST (``GET /markets/{ticker}`` every ``refresh_interval_s``, the book through the store's REST fallback,
 ``GET /markets/trades`` for the last trade when the WebSocket is not live). Owned by the session thread.
+
+With ``lifecycle_stream`` (the store is subscribed to ``market_lifecycle_v2``) and a healthy WebSocket the periodic
+REST read is skipped: the stream carries every change it would find. After the stream was down (or before it was
+up) one read covers whatever the stream may have missed, then the stream takes over again.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from kalshi_mm.units import PriceGrid
 
 __all__ = ["MarketWatch"]
 
+_RETRY_S = 10.0  # clock seconds before a failed market read is retried
+
 
 class MarketWatch:
     """One market as seen by one session (module docstring)."""
@@ -36,6 +42,7 @@ class MarketWatch:
         logger: logging.Logger,
         *,
         refresh_interval_s: float,
+        lifecycle_stream: bool = False,
     ):
         self._api = api
         self._store = store
@@ -44,6 +51,8 @@ class MarketWatch:
         self._clock = clock
         self._log = logger
         self._refresh_interval_s = refresh_interval_s
+        self._lifecycle_stream = lifecycle_stream
+        self._stream_covered = False  # the last REST read happened while the lifecycle stream was live
         self._next_refresh = 0.0
         self._lifecycle_seen = 0.0
         self.leg: Leg | None = None
@@ -56,8 +65,10 @@ class MarketWatch:
 
     def refresh(self) -> StopReason | None:
         """Read the market from REST: grid, close time, status; a halt reason when it cannot be traded."""
+        live = self._stream_live()
         market = self._api.get_market(self._ticker, priority=Priority.ORDER)
         self._next_refresh = self._clock.time() + self._refresh_interval_s
+        self._stream_covered = live
         self.close_ts = market.close_ts
         self._set_grid(market.grid or PriceGrid.linear_cent())  # no price_ranges: Kalshi's default structure
         if market.status == "active":
@@ -78,13 +89,22 @@ class MarketWatch:
                 return StopReason.MARKET_CLOSED
             if event.is_deactivated:
                 return StopReason.TRADING_PAUSED
-        if now >= self._next_refresh:
+        if self._stream_live():
+            # The stream (re)started after the last read: read once (a failed read retries at the usual interval).
+            due = not self._stream_covered and now >= self._next_refresh
+        else:
+            self._stream_covered = False
+            due = now >= self._next_refresh
+        if due:
             try:
                 return self.refresh()
             except TransientError as exc:
-                self._next_refresh = now + self._refresh_interval_s
+                self._next_refresh = now + min(self._refresh_interval_s, _RETRY_S)
                 self._log.warning("%s: market refresh failed: %s", self._ticker, exc)
         return None
+
+    def _stream_live(self) -> bool:
+        return self._lifecycle_stream and self._store.ws_healthy
 
     def read_book(self) -> OrderBookView | None:
         """The live book (WebSocket, else REST through the store's fallback); None when unavailable."""

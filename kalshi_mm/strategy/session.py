@@ -163,6 +163,9 @@ class SessionConfig:
     exit: ExitPolicy = field(default_factory=ExitPolicy)
     throttling: ThrottlingConfig | None = field(default_factory=ThrottlingConfig)
     ws_enabled: bool = False
+    # The store receives market_lifecycle_v2 (close time, price grid, pauses, determination) for this market: while
+    # the WebSocket is healthy the periodic GET /markets/{ticker} is skipped (one read after each reconnect).
+    lifecycle_stream: bool = False
     ws_freeze_s: float = 5.0
     ws_stop_s: float = 15.0
     expiration_danger_window_s: float = 180.0
@@ -223,6 +226,7 @@ class SessionConfig:
             ),
             "throttling": app.throttling,
             "ws_enabled": ws.enabled,
+            "lifecycle_stream": ws.enabled and ws.subscribe_lifecycle,
             "ws_freeze_s": ws.ws_staleness_freeze_seconds,
             "ws_stop_s": ws.ws_staleness_stop_seconds,
             "expiration_danger_window_s": guard.expiration_danger_window_seconds,

@@ -327,7 +327,13 @@ class VolatilityMMManager:
                 continue
             state = self._regime_of(ticker)
             windows = self.stability.observe(ticker, state)
-            account = self._refresh_account(now) if now - pending.event.ts >= self.limits.start_delay_s else None
+            # The account is read only when the checks before it can pass (delay over, a free slot): with every slot
+            # busy a pending event would otherwise cost three REST reads per refresh for a refusal known in advance.
+            needs_account = (
+                now - pending.event.ts >= self.limits.start_delay_s
+                and len(self._running) < self.limits.max_concurrent_sessions
+            )
+            account = self._refresh_account(now) if needs_account else None
             decision = spawn_decision(
                 ticker,
                 now=now,

@@ -57,3 +57,38 @@ def test_quotes_and_fills_through_the_websocket(ws_harness: tuple[Harness, Kalsh
     mm.request_stop(hard=True)
     h.finish(mm)
     assert mm.state is SessionState.DONE and h.resting() == []
+
+
+def market_reads(h: Harness) -> int:
+    return h.traffic()["rest"].get("GET /markets/{ticker} 200", 0)
+
+
+def test_lifecycle_stream_replaces_the_periodic_market_read(ws_harness: tuple[Harness, KalshiWebsocketClient]) -> None:
+    h, client = ws_harness
+    mm = h.session(ws_enabled=True, lifecycle_stream=True, market_refresh_interval_s=5.0)
+    h.start(mm)
+    at_start = market_reads(h)
+    assert at_start >= 1  # the session's start-up read
+    h.step(12)  # more than two refresh intervals with a healthy stream: no periodic read at all
+    assert market_reads(h) == at_start
+    assert mm.state is SessionState.QUOTING
+
+    client.stop()  # the stream is gone: the session falls back to reading the market every interval
+    wait_until(lambda: not h.store.ws_healthy)
+    h.step(12)
+    assert market_reads(h) >= at_start + 2
+    mm.request_stop(hard=True)
+    h.finish(mm)
+
+
+def test_without_the_lifecycle_stream_the_market_is_read_every_interval(
+    ws_harness: tuple[Harness, KalshiWebsocketClient],
+) -> None:
+    h, _client = ws_harness
+    mm = h.session(ws_enabled=True, lifecycle_stream=False, market_refresh_interval_s=5.0)
+    h.start(mm)
+    at_start = market_reads(h)
+    h.step(12)
+    assert market_reads(h) >= at_start + 2
+    mm.request_stop(hard=True)
+    h.finish(mm)

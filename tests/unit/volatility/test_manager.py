@@ -255,7 +255,11 @@ def make_manager(regime: RegimeState | None, position_e2: int = 0, **vmm: Any) -
 
 
 def test_stale_regime_hard_kills() -> None:
+    # regime_stale_kill_seconds is 15 by default: 5 s old data only freezes the session's quotes (its regime feed).
     manager, mm = make_manager(RegimeState(Regime.QUIET, True, NOW - 60, NOW - 5))
+    manager.tick()
+    assert mm.stops == []
+    manager, mm = make_manager(RegimeState(Regime.QUIET, True, NOW - 60, NOW - 16))
     manager.tick()
     assert mm.stops == [True] and manager.running[T].kill_reason == "regime_stale"
 
