@@ -11,8 +11,12 @@ wants there (a :class:`~kalshi_mm.strategy.quoting.Quote`, or None) and returns 
 * a size change at the same price, or a price move of at most ``max_amend_move_e4``: amend. V2 amend keeps the
   order id; a size-down at the same price keeps queue priority, and anything else goes to the back of the
   queue, where a cancel + create would land too, for one request and 10 tokens instead of two and 12;
-* a bigger price move: cancel, then place. A big move means the market jumped: pulling the stale order
-  first means that if the replacement is refused (post-only cross, pause) nothing stale is left resting;
+* a bigger price move *away* from the other side of the book (a bid down, an ask up): amend too. Such an amend
+  can never cross, and one request moves the order as fast as a cancel would pull it;
+* a bigger price move *toward* the other side (a bid up, an ask down): cancel, then place. The market jumped
+  our way: an amend is not post-only and could cross and take if the book moved again, while a post-only
+  replacement cannot; and pulling the stale order first means that if the replacement is refused (post-only
+  cross, pause) nothing stale is left resting;
 * more than one order on a side (possible only after a lost response or a restart): the one nearest the
   wanted price is kept or amended, the others are cancelled.
 
@@ -161,7 +165,8 @@ def _plan_side(
     cancels: list[OrderAction] = [Cancel(o, "duplicate") for o in extra]
     if _keepable(best, want, policy):
         return cancels, [Keep(best)], []
-    if abs(best.price_e4 - want.price_e4) <= policy.max_amend_move_e4:
+    move = want.price_e4 - best.price_e4 if side is BookSide.BID else best.price_e4 - want.price_e4
+    if move <= policy.max_amend_move_e4:  # a small move, or any move away from the other side (move < 0)
         return cancels, [Amend(best, want.price_e4, want.size_e2)], []
     return [*cancels, Cancel(best, "replace")], [], [Place(side, want.price_e4, want.size_e2)]
 

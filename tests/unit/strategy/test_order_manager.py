@@ -58,11 +58,23 @@ def test_size_up_and_small_price_move_are_amends_without_priority() -> None:
     assert not any(a.keeps_priority for a in actions if isinstance(a, Amend))
 
 
-def test_big_price_move_cancels_first_then_places() -> None:
+def test_big_price_move_toward_the_other_side_cancels_first_then_places() -> None:
     bid, ask = order("b", BID, 4800), order("a", ASK, 5200)
     policy = AmendPolicy(max_amend_move_e4=200)
-    actions = plan_order_actions([bid, ask], DesiredOrders(Quote(4500, 500), Quote(5000, 500)), policy)
-    assert actions == [Cancel(bid, "replace"), Amend(ask, 5000, 500), Place(BID, 4500, 500)]
+    # The bid moves up 3c (toward the asks): post-only replacement. The ask moves down 2c: within the amend limit.
+    actions = plan_order_actions([bid, ask], DesiredOrders(Quote(5100, 500), Quote(5000, 500)), policy)
+    assert actions == [Cancel(bid, "replace"), Amend(ask, 5000, 500), Place(BID, 5100, 500)]
+    # The ask moves down 3c (toward the bids): replaced too.
+    actions = plan_order_actions([ask], DesiredOrders(None, Quote(4900, 500)), policy)
+    assert actions == [Cancel(ask, "replace"), Place(ASK, 4900, 500)]
+
+
+def test_big_price_move_away_from_the_other_side_is_one_amend() -> None:
+    # An amend away from the touch cannot cross: one request instead of a cancel and a create.
+    bid, ask = order("b", BID, 4800), order("a", ASK, 5200)
+    policy = AmendPolicy(max_amend_move_e4=200)
+    actions = plan_order_actions([bid, ask], DesiredOrders(Quote(4000, 500), Quote(6000, 500)), policy)
+    assert actions == [Amend(bid, 4000, 500), Amend(ask, 6000, 500)]
 
 
 def test_zero_amend_move_replaces_any_price_change_but_still_amends_size() -> None:
@@ -72,6 +84,7 @@ def test_zero_amend_move_replaces_any_price_change_but_still_amends_size() -> No
         Cancel(bid, "replace"),
         Place(BID, 4900, 500),
     ]
+    assert plan_order_actions([bid], DesiredOrders(Quote(4700, 500)), policy) == [Amend(bid, 4700, 500)]
     assert plan_order_actions([bid], DesiredOrders(Quote(4800, 400)), policy) == [Amend(bid, 4800, 400)]
 
 
@@ -142,7 +155,13 @@ def test_plan_reaches_the_wanted_book(
         if isinstance(action, Cancel):
             del book[action.order.order_id]
         elif isinstance(action, Amend):
-            assert abs(action.price_e4 - action.order.price_e4) <= max_move
+            # Only moves toward the other side are bounded: away from it an amend cannot cross.
+            toward = (
+                action.price_e4 - action.order.price_e4
+                if action.side is BID
+                else action.order.price_e4 - action.price_e4
+            )
+            assert toward <= max_move
             book[action.order.order_id] = (action.side, action.price_e4, action.size_e2)
         elif isinstance(action, Place):
             book[f"new{i}"] = (action.side, action.price_e4, action.size_e2)

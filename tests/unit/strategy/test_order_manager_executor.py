@@ -155,9 +155,9 @@ def test_unknown_create_blocks_its_side_until_a_reread_resolves_it(
 
 def test_failed_cancel_blocks_the_replacement_on_that_side(setup: tuple[OrderExecutor, StubExchange, StubDB]) -> None:
     ex, api, _ = setup
-    quote(ex, 4800, 5200)
+    quote(ex, 4500, 5200)
     api.fail["cancel"].append(NetworkError("timed out"))
-    out = quote(ex, 4000, 5200)  # an 8¢ move: cancel + place
+    out = quote(ex, 4900, 5200)  # a 4¢ move up, toward the asks: cancel + post-only place
     assert out.skipped == {BID}
     assert [c[0] for c in api.calls[2:]] == ["cancel"]  # no place behind the failed cancel
     assert sum(1 for o in api.orders.values() if o.side is BID) == 1 and ex.needs_sync
