@@ -232,6 +232,7 @@ class SessionPool:
                 f"thread raised {type(error).__name__}: {error}" if error is not None else running.mm.end_reason,
                 faulted=error is not None or running.mm.state is SessionState.FAULTED,
                 final_position_e2=running.mm.final_position_e2,
+                order_group_id=running.mm.order_group_id,
             )
         close_strategy_logger(running.logger)
 

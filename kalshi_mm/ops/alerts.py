@@ -568,7 +568,11 @@ class Alerts:
         faulted: bool,
         final_position_e2: int | None = None,
         realized_pnl_e4: int | None = None,
+        order_group_id: str | None = None,
     ) -> None:
+        """A session ended; one ended by its order group's trip also raises the order-group alert."""
+        if reason is not None and reason.startswith("order_group_tripped"):
+            self.order_group_tripped(ticker, order_group_id or "(unknown)", f"session {side} run {run_id} ended")
         self._send(
             AlertKind.SESSION,
             format_session_ended(

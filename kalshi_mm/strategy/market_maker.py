@@ -146,6 +146,11 @@ class AvellanedaMarketMaker:
     def end_reason(self) -> str | None:
         return self._life.reason if self._life.state.finished else None
 
+    @property
+    def order_group_id(self) -> str | None:
+        """The exchange order group of this session's orders (None before it exists or when groups are off)."""
+        return self._group.group_id if self._group is not None else None
+
     def request_stop(self, *, hard: bool = False) -> None:
         """Ask the session to end. Soft: stop quoting, run the passive exit, end. Hard: cancel and end now."""
         if hard:

@@ -483,6 +483,7 @@ class VolatilityMMManager:
                 faulted=error is not None or mm.state is SessionState.FAULTED,
                 final_position_e2=mm.final_position_e2,
                 realized_pnl_e4=_realized_pnl_e4(mm),
+                order_group_id=mm.order_group_id,
             )
         close_strategy_logger(session.logger)
 

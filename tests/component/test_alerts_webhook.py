@@ -171,6 +171,19 @@ def test_alerts_arrive_as_discord_json(receiver: Receiver) -> None:
     }
 
 
+def test_a_session_ended_by_its_order_group_raises_the_order_group_alert(receiver: Receiver) -> None:
+    alerts = make_alerts(receiver.url, LiveClock())
+    alerts.start()
+    alerts.session_ended("KXTEST-1", "yes", 9, "order_group_tripped", faulted=False, order_group_id="grp-9")
+    alerts.session_ended("KXTEST-2", "yes", 10, "hard_stop", faulted=False, order_group_id="grp-10")
+    posts = receiver.wait_for(3)
+    assert alerts.close()
+    contents = [p.body["content"] for p in posts]
+    assert contents[0] == "[sim] Order group tripped: KXTEST-1 (group grp-9): session yes run 9 ended"
+    assert "KXTEST-1" in contents[1] and "order_group_tripped" in contents[1]
+    assert "KXTEST-2" in contents[2] and not any("grp-10" in c for c in contents)
+
+
 def test_alerts_queued_before_start_still_go_out_at_close(receiver: Receiver) -> None:
     # Runtime.start() can fail before the sender runs (a refused key); close() must still send "stopped".
     alerts = make_alerts(receiver.url, LiveClock())
