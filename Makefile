@@ -6,7 +6,7 @@ CONFIG ?= config.yaml
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run check-config test lint format bench chaos clean
+.PHONY: help venv run check-config test lint format bench chaos fuzz clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -48,10 +48,16 @@ format: venv ## Apply ruff's formatter and autofixes
 bench: venv ## Run the benchmarks in bench/ (figures, not pass/fail)
 	@for b in bench/bench_*.py; do echo "== $$b"; PYTHONPATH=. $(PY) $$b || exit 1; done
 
-# The chaos suite's long profile: the daemon SIGKILLed and restarted 12 times under every injected fault, about
-# 15-20 minutes; prints the fault counts and violations (the short profile runs in make test).
+# The chaos suite's long profile: the daemon SIGKILLed and restarted 14 times under every injected fault, about
+# 15-20 minutes; prints the fault counts and violations (the short profile runs in make test). Each run's database,
+# logs and captured output stay in a new directory under data/chaos.
 chaos: venv ## Long chaos run (tests/chaos, CHAOS_PROFILE=long): fault counts and invariant violations
-	CHAOS_PROFILE=long $(PY) -m pytest tests/chaos -m chaos -s
+	CHAOS_PROFILE=long CHAOS_WORKDIR=data/chaos $(PY) -m pytest tests/chaos -m chaos -s
+
+# The fuzz suite's long Hypothesis profile: thousands of hostile frames and bodies per target (the default profile,
+# a few hundred per target, runs in make test); prints the cases run and rejected per target.
+fuzz: venv ## Long fuzz run (tests/fuzz, HYPOTHESIS_PROFILE=long): cases run and rejected per target
+	HYPOTHESIS_PROFILE=long $(PY) -m pytest tests/fuzz -m fuzz
 
 clean: ## Remove the venv and caches (keeps data/ and logs/)
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

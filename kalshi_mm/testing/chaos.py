@@ -7,7 +7,8 @@ in discovery mode on one database: ``kills`` times for a random lifetime followe
 once more ending with a clean SIGTERM. Meanwhile a :class:`FaultDriver` thread fires 429 bursts at a fixed cadence
 and full exchange pauses at planned moments. Afterwards the exchange's own records (``GET /admin/ledger``) are
 checked against the database (:mod:`kalshi_mm.testing.chaos_checks`) and the fault counts are read from
-``GET /admin/faults``.
+``GET /admin/faults``. A daemon that exits on its own is restarted like a supervisor would; dying of an uncaught
+exception counts as a violation (``daemon_crash``), a logged fatal exit is reported (:class:`DaemonSupervisor`).
 
 Profiles: ``short`` (CI: about two minutes on two slow cores) and ``long`` (``make chaos``: 15-20 minutes, enough
 for the goals of issue #9: ≥ 100 WebSocket disconnects, ≥ 500 429s, ≥ 100 5xx, ≥ 50 dropped create responses,
@@ -55,6 +56,7 @@ ADMIN_TIMEOUT_S = 10.0
 EXCHANGE_START_TIMEOUT_S = 60.0
 SHUTDOWN_TIMEOUT_S = 90.0  # a clean SIGTERM under faults: sessions stop, sweep, database flush
 POLL_S = 0.5
+MIN_UPTIME_S = 15.0  # a daemon restarted after exiting on its own runs at least this long
 FAULTS_OFF: dict[str, Any] = {
     "rest_latency_ms": 0,
     "rest_429_burst": 0,
@@ -96,6 +98,8 @@ class ChaosProfile:
     pauses: int  # full exchange pauses, spread over the killed daemons' lifetimes
     pause_s: float
     goals: Mapping[str, int] = field(default_factory=dict)
+    early_kills: int = 0  # of the kills, this many land during start-up and recovery instead ...
+    early_kill_s: tuple[float, float] = (1.5, 8.0)  # ... this long after the daemon was started
 
 
 PROFILES: dict[str, ChaosProfile] = {
@@ -132,12 +136,12 @@ PROFILES: dict[str, ChaosProfile] = {
     "long": ChaosProfile(
         name="long",
         seed=7,
-        kills=12,
+        kills=14,
         segment_s=(45.0, 90.0),
         final_s=90.0,
         faults={
             "rest_5xx_rate": 0.05,
-            "drop_create_response_rate": 0.25,
+            "drop_create_response_rate": 0.35,
             "ws_disconnect_every_s": 6.0,
             "ws_drop_rate": 0.02,
             "ws_duplicate_rate": 0.02,
@@ -147,6 +151,7 @@ PROFILES: dict[str, ChaosProfile] = {
         burst_size=8,
         pauses=4,
         pause_s=5.0,
+        early_kills=3,
         goals={
             "ws_disconnect": 100,
             "rest_429": 500,
@@ -382,6 +387,9 @@ class DaemonSupervisor:
             if code is not None:
                 self._exited(code)
                 self._start()
+                # The replacement gets time to start up, so a planned SIGTERM never lands before its signal
+                # handlers exist (Python's default would end it without a shutdown: a harness artefact).
+                deadline = max(deadline, self._clock.monotonic() + MIN_UPTIME_S)
 
     def kill(self) -> None:
         """SIGKILL the running daemon (no shutdown path runs at all)."""
@@ -518,7 +526,8 @@ def run_chaos(profile: ChaosProfile, workdir: Path, *, echo: Callable[[str], Non
     clock = LiveClock()
     started = clock.monotonic()
     rng = random.Random(f"chaos/{profile.seed}")
-    segments = [rng.uniform(*profile.segment_s) for _ in range(profile.kills)]
+    early = set(rng.sample(range(profile.kills), min(profile.early_kills, profile.kills)))
+    segments = [rng.uniform(*(profile.early_kill_s if i in early else profile.segment_s)) for i in range(profile.kills)]
     daemon_dir = workdir / "daemon"
     daemon_dir.mkdir(parents=True, exist_ok=True)
     config = daemon_dir / "chaos.yaml"

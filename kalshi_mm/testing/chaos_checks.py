@@ -10,14 +10,17 @@ Invariants (units: counts in 1/100 contract, prices in 1/10,000 $ on the YES leg
 * ``duplicate_resting_order``: no two of our orders rested at once on the same market and book side. The daemon
   quotes at most one order per side; a second one means a create was repeated (e.g. after a lost response) or an
   orphan outlived a restart.
-* ``fill_missing_in_db`` / ``fill_not_on_exchange`` / ``fill_differs``: every fill of the account is in
-  ``order_fills`` exactly once (``fill_id`` is unique there), with the exchange's order, market, side, price, count.
+* ``fill_missing_in_db`` / ``fill_duplicated_in_db`` / ``fill_not_on_exchange`` / ``fill_differs``: every fill
+  of the account is in ``order_fills`` exactly once, with the exchange's order, market, side, price and count, and
+  the table holds no other fill.
 * ``position_mismatch``: per market, the database's net position (sum of its fills) equals the exchange's.
 * ``position_over_max``: replaying the exchange's fill log in sequence, no fill takes |position| above the
   ``max_position_e2`` of the session that placed the order (read from ``strategy_runs.config_params``) while
   growing it. A fill that shrinks |position| never violates: a restarted session may inherit more than its own,
   freshly computed maximum and may only work it down. Orders the database cannot attribute to a run are held to
   the largest maximum any session of that market had.
+* ``position_replay``: the replay from zero agrees with the exchange's ``post_position_e2`` after every fill (the
+  account started flat, so the log is complete).
 * ``resting_after_shutdown`` (only after a clean shutdown): the account has no resting order left.
 """
 
@@ -266,5 +269,5 @@ def format_table(title: str, rows: Iterable[tuple[str, object]]) -> str:
     rows = list(rows)
     width = max([len(name) for name, _ in rows] + [len(title)])
     lines = [title, "-" * (width + 12)]
-    lines += [f"{name:<{width}}  {value!s:>10}" for name, value in rows]
+    lines += [f"{name:<{width}}  {value}" for name, value in rows]
     return "\n".join(lines)

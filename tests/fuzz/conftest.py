@@ -1,5 +1,5 @@
 """The fuzz suite's session-wide case counter and the terminal summary it prints (cases run per target and how
-many of them were rejected with our typed error). Every test in this directory is marked ``fuzz``.
+many of them were rejected with our typed error). Every test module here sets ``pytestmark = pytest.mark.fuzz``.
 
 Under pytest-xdist each worker counts its own cases and hands them to the controller when it finishes, so the
 summary covers the whole run (when the controller loads this conftest, i.e. ``pytest -n N tests/fuzz``).
@@ -7,7 +7,6 @@ summary covers the whole run (when the controller loads this conftest, i.e. ``py
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,19 +14,12 @@ import pytest
 from .fuzz_support import PROFILE, FuzzStats
 
 _STATS = FuzzStats()
-_HERE = Path(__file__).parent
 _KEY = "kalshi_mm_fuzz_stats"
 
 
 @pytest.fixture(scope="session")
 def fuzz_stats() -> FuzzStats:
     return _STATS
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if _HERE in Path(str(item.path)).parents:
-            item.add_marker(pytest.mark.fuzz)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

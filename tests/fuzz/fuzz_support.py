@@ -35,7 +35,7 @@ __all__ = [
 
 _HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
 settings.register_profile("fuzz", max_examples=250, deadline=None, suppress_health_check=_HEALTH, print_blob=True)
-settings.register_profile("long", parent=settings.get_profile("fuzz"), max_examples=5000)
+settings.register_profile("long", parent=settings.get_profile("fuzz"), max_examples=2000)
 PROFILE = "long" if os.environ.get("HYPOTHESIS_PROFILE") == "long" else "fuzz"
 FUZZ = settings.get_profile(PROFILE)
 

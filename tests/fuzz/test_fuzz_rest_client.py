@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -25,6 +26,8 @@ from kalshi_mm.api.types import BookSide
 from kalshi_mm.clock import SimClock
 
 from .fuzz_support import REST_FIXTURES, FuzzStats, encode, fuzz_settings, json_values, mutated
+
+pytestmark = pytest.mark.fuzz
 
 T0 = 1_795_000_000.0
 TICKER = "KXCPI-26DEC-T3.0"

@@ -22,6 +22,8 @@ from kalshi_mm.units import (
 
 from .fuzz_support import FUZZ, FuzzStats, hostile_scalars, json_values
 
+pytestmark = pytest.mark.fuzz
+
 # Strings shaped like decimals (the interesting region: signs, lengths, precision), near misses, anything at all.
 decimal_like = st.from_regex(r"\A[+-]?[0-9]{1,16}(\.[0-9]{0,7})?\Z")
 near_misses = st.from_regex(r"\A[+-]?[0-9\u0660-\u0669]{0,18}(\.[0-9]{0,8})?[\n ]?\Z")

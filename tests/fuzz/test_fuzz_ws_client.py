@@ -13,6 +13,7 @@ import random
 import threading
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
@@ -25,10 +26,15 @@ from kalshi_mm.state.store import MarketStateStore
 
 from .fuzz_support import FuzzStats, fuzz_settings, malformed_frames
 
+pytestmark = pytest.mark.fuzz
+
 REAL = LiveClock()  # test deadlines only
 T0 = 1_795_000_000.0
 TICKER = "KXFUZZ-26DEC31-T1"
 SID = 3
+# Sent after the script: once the client has counted it, every earlier frame has been handled completely (one
+# thread handles frames in order, and counts each one before handling it).
+END = '{"type": "fuzz_script_end"}'
 ONLY_BOOKS = {f"subscribe_{c}": False for c in ("ticker", "trades", "user_fills", "positions", "lifecycle")}
 
 
@@ -51,7 +57,7 @@ class ScriptedServer:
                     {"id": subscribe["id"], "type": "subscribed", "msg": {"channel": "orderbook_delta", "sid": SID}}
                 )
             )
-            for frame in self.frames:
+            for frame in [*self.frames, END]:
                 # Bytes that look like JSON go out as *text* frames (invalid UTF-8 included): the client skips
                 # websocket-client's UTF-8 validation, so it must catch bad text itself. Other bytes: binary frames.
                 as_text = isinstance(frame, str) or frame[:1] == b"{"
@@ -140,8 +146,8 @@ def test_the_client_thread_survives_hostile_frames_and_keeps_the_right_book(
     client.add_markets([TICKER])
     client.start()
     try:
-        # Every frame the server sent has been handled: the subscribed reply, then each frame in turn.
-        assert _wait_until(lambda: server.sent.is_set() and client.stats()["messages"] >= len(frames) + 1)
+        # The subscribed reply, each frame in turn, then END: all but END handled completely.
+        assert _wait_until(lambda: server.sent.is_set() and client.stats()["messages"] >= len(frames) + 2)
         stats = client.stats()
         assert client.running and client.healthy and not client.failed
         assert stats["handler_errors"] == 0 and stats["connections"] == 1

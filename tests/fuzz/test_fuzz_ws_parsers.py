@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -21,6 +22,8 @@ from kalshi_mm.api.ws_messages import (
 from kalshi_mm.units import ONE_DOLLAR
 
 from .fuzz_support import FUZZ, WS_FIXTURES, FuzzStats, hostile_scalars, json_values, mutated
+
+pytestmark = pytest.mark.fuzz
 
 T = 1_795_000_000.0
 

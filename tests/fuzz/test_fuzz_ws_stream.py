@@ -20,6 +20,7 @@ import itertools
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -32,6 +33,8 @@ from kalshi_mm.state.store import MarketStateStore
 from kalshi_mm.units import ONE_DOLLAR
 
 from .fuzz_support import FUZZ, WS_FIXTURES, FuzzStats, encode, hostile_scalars, json_values, malformed_frames
+
+pytestmark = pytest.mark.fuzz
 
 T0 = 1_795_000_000.0
 TICKERS = ("KXFUZZ-26DEC31-T1", "KXFUZZ-26DEC31-T2")
@@ -214,6 +217,8 @@ def anything(draw: st.DrawFn, rig: Rig) -> str | bytes:
 
 # --- properties -------------------------------------------------------------------------------------------------
 
+_DROPPED = ("malformed", "unexpected", "duplicates")  # the counters of frames dropped without being applied
+
 
 @FUZZ
 @given(data=st.data())
@@ -263,8 +268,9 @@ def test_after_any_junk_a_new_connection_gives_the_right_book(data: st.DataObjec
     _start(data, rig)
     for _ in range(data.draw(st.integers(1, 40))):
         if data.draw(st.booleans()):
+            before = sum(rig.handler.counters[k] for k in _DROPPED)
             rig.feed(data.draw(anything(rig)))
-            fuzz_stats.case("ws stream: any frame")
+            fuzz_stats.case("ws stream: any frame", rejected=sum(rig.handler.counters[k] for k in _DROPPED) > before)
         else:
             _valid_step(data, rig)
         assert rig.handler.counters["handler_errors"] == 0
