@@ -247,6 +247,8 @@ def run_trading(
             rt.install_signal_handlers()
         rt.start()
         code = run_mode(rt, duration_s)
+        if rt.fatal_reason is not None:
+            code = EXIT_FATAL
     except FatalError as exc:
         log.error("fatal: %s; shutting down", exc)
         code = EXIT_FATAL

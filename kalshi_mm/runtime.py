@@ -100,6 +100,7 @@ class Runtime:
     ops_token: str | None = field(default=None, repr=False)
     stop_event: threading.Event = field(default_factory=threading.Event)
     stop_reason: str | None = None
+    fatal_reason: str | None = None  # set by fatal_stop(): the run ends with exit status 1
     _previous_handlers: dict[int, Any] = field(default_factory=dict)
     _closed: bool = False
 
@@ -215,6 +216,15 @@ class Runtime:
             log.warning("%s received while already shutting down; still stopping cleanly", name)
             return
         self.request_stop(f"signal {name}")
+
+    def fatal_stop(self, reason: str) -> None:
+        """A fatal error (the exchange refused our credentials or permissions): halt trading (cancels only), stop
+        the daemon; the process then exits 1 after the usual shutdown (every order cancelled, DB flushed)."""
+        if self.fatal_reason is None:
+            self.fatal_reason = reason
+        log.error("fatal: %s; halting and shutting down", reason)
+        self.trading.halt(reason, "fatal_error")
+        self.request_stop(f"fatal: {reason}")
 
     def request_stop(self, reason: str) -> None:
         """Ask the mode to shut down (any thread, signal handler included)."""

@@ -223,6 +223,8 @@ class SessionPool:
             log.info("%s/%s: session ended (%s)", ticker, side, running.mm.end_reason)
         if error is not None or running.mm.state is SessionState.FAULTED:
             self._rt.sweep_orders([session_prefix(ticker, side)], reason="session faulted")
+        if running.mm.fatal_error is not None:
+            self._rt.fatal_stop(f"{ticker}/{side}: {running.mm.fatal_error}")
         alerts = getattr(self._rt, "alerts", None)
         if alerts is not None:
             alerts.session_ended(

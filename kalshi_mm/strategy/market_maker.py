@@ -36,6 +36,7 @@ from dataclasses import replace
 from typing import Any
 
 from kalshi_mm.analytics.db import AnalyticsDB
+from kalshi_mm.api.errors import FatalError
 from kalshi_mm.api.rest import KalshiTradingAPI
 from kalshi_mm.api.types import BookSide
 from kalshi_mm.api.ws_types import FillMsg
@@ -106,6 +107,7 @@ class AvellanedaMarketMaker:
         self._life = Lifecycle(self._log, f"{ticker}/{side}")
         self.cycles = 0
         self.final_position_e2: int | None = None
+        self.fatal_error: FatalError | None = None  # set when a fatal API error (auth, permission) ended the session
         self._executor: OrderExecutor | None = None
         self._tracker: FillTracker | None = None
         self._group: SessionOrderGroup | None = None  # the exchange-side kill switch (strategy/order_group.py)
@@ -173,6 +175,8 @@ class AvellanedaMarketMaker:
             self._exit_position(reason)
         except Exception as exc:  # the session ends on any failure; its orders are cancelled in _finish
             error, reason = exc, StopReason.FAULT
+            if isinstance(exc, FatalError):  # auth/permission: the owner halts the whole daemon (DESIGN.md #6)
+                self.fatal_error = exc
             self._log.exception("%s/%s: session failed", self.ticker, self.side)
             if self._life.state is not SessionState.EXITING:
                 self._life.to(SessionState.EXITING, f"fault: {type(exc).__name__}")

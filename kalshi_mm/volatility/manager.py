@@ -464,6 +464,8 @@ class VolatilityMMManager:
             reason = f"{reason} ({own})"
         if error is not None or mm.state is SessionState.FAULTED:
             self._rt.sweep_orders([session_prefix(mm.ticker, mm.side)], reason="session faulted")
+        if mm.fatal_error is not None:  # auth/permission refused: the whole daemon halts and exits 1
+            self._rt.fatal_stop(f"{mm.ticker}/{mm.side}: {mm.fatal_error}")
         key = reason.split(":", 1)[0].split(" ", 1)[0]
         self.ends[key] = self.ends.get(key, 0) + 1
         self._rt.db.log_volatility_session_end(

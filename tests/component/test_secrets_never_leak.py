@@ -183,13 +183,18 @@ def test_a_daemon_run_with_faults_and_revoked_credentials_writes_no_secret(
         other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         server.keys.register(USER, other.public_key(), account.access_key)
         _wait(lambda: recorder.refused >= 5, 5)
-        proc.send_signal(signal.SIGTERM)
+        # A refused key is fatal (DESIGN.md #6): the daemon halts, cancels what it can and exits 1 by itself.
+        stopped_by_itself = _wait(lambda: proc.poll() is not None, 20)
+        if not stopped_by_itself:
+            proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
     assert recorder.refused > 0, "the revoked key was never refused: the failure paths did not run"
+    assert stopped_by_itself and proc.returncode == 1, (proc.returncode, err[-2000:])
+    assert b"halting and shutting down" in err
     assert len(recorder.signatures) >= 40
     assert db.exists() and err  # the run wrote something to scan (and the scan below reads all of tmp_path)
 
