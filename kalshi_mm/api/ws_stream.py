@@ -191,6 +191,10 @@ class StreamHandler:
                 self.counters["unexpected"] += 1
                 return
             self._new_sid(sid, channel)
+        elif MESSAGE_TYPE_CHANNEL.get(raw.get("type", ""), channel) != channel:
+            # A message type of another channel on this sid (a fill on the book's sid, ...): not what we subscribed.
+            self.counters["unexpected"] += 1
+            return
         seq = getattr(msg, "seq", None)
         if seq is not None:
             check = self._tracker.observe(sid, seq)

@@ -283,3 +283,19 @@ def test_after_any_junk_a_new_connection_gives_the_right_book(data: st.DataObjec
         _valid_step(data, rig)
     assert rig.handler.counters["handler_errors"] == 0
     rig.check_books()
+
+
+def test_a_message_of_another_channel_on_one_of_our_sids_is_dropped() -> None:
+    # A well-formed fill sent on the order book's sid is not a fill of ours (nor a book update).
+    rig = Rig()
+    for ticker in TICKERS:
+        rig.snapshot(ticker, {4700: 1000}, {5300: 1000})
+    before = rig.handler.counters["unexpected"]
+    fill = dict(WS_FIXTURES["private/fill"])
+    fill["msg"] = {**fill["msg"], "market_ticker": TICKERS[0]}
+    fill["sid"] = rig.sids[ORDERBOOK]
+    rig.feed(fill)
+    assert rig.handler.counters["unexpected"] == before + 1
+    assert rig.store.fills_since(0).fills == ()
+    assert rig.handler.counters["handler_errors"] == 0
+    rig.check_books()
