@@ -13,11 +13,13 @@ exception counts as a violation (``daemon_crash``), a logged fatal exit is repor
 Profiles: ``short`` (CI: about two minutes on two slow cores) and ``long`` (``make chaos``: 15-20 minutes, enough
 for the goals of issue #9: ≥ 100 WebSocket disconnects, ≥ 500 429s, ≥ 100 5xx, ≥ 50 dropped create responses,
 ≥ 10 SIGKILL restarts). Everything the daemon writes (database, logs, captured stdout/stderr) lands in
-``<workdir>/daemon``; the exchange's files (with the account's private key) in ``<workdir>/exchange``.
+``<workdir>/daemon``; the exchange's files (with the account's private key, and at the end ``ledger.json``,
+``faults.json``, ``traffic.json``) in ``<workdir>/exchange``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -550,6 +552,8 @@ def run_chaos(profile: ChaosProfile, workdir: Path, *, echo: Callable[[str], Non
             daemons.close()
         exchange.set_faults(FAULTS_OFF)
         ledger, faults, traffic = exchange.ledger(), exchange.faults(), exchange.traffic()
+    for name, document in (("ledger", ledger), ("faults", faults), ("traffic", traffic)):  # for a post-mortem
+        (workdir / "exchange" / f"{name}.json").write_text(json.dumps(document, indent=1))
     report = check_run(ledger, read_db_records(daemon_dir / "chaos.db"), clean_shutdown=code == 0)
     return ChaosResult(
         profile=profile,
