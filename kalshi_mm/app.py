@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -245,8 +246,10 @@ def run_trading(
     try:
         if install_signals:
             rt.install_signal_handlers()
-        rt.start()
-        code = run_mode(rt, duration_s)
+        if duration_s is not None:  # also bounds a start-up that keeps retrying a failing exchange
+            threading.Thread(target=_stop_after, args=(rt, duration_s), name="duration", daemon=True).start()
+        # start() is False when a stop came while the exchange was still failing: nothing ran, exit 0.
+        code = run_mode(rt, duration_s) if rt.start() else EXIT_OK
         if rt.fatal_reason is not None:
             code = EXIT_FATAL
     except FatalError as exc:
@@ -262,6 +265,11 @@ def run_trading(
             code = code or EXIT_FATAL
     log.info("exit status %d", code)
     return code
+
+
+def _stop_after(rt: Runtime, duration_s: float) -> None:
+    if not rt.clock.wait(duration_s, rt.stop_event):
+        rt.request_stop(f"--duration of {duration_s:g} s elapsed")
 
 
 def start_embedded_exchange(tier: str) -> tuple[EmbeddedExchange, ExchangeEndpoint, Credentials]:

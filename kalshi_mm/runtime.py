@@ -25,7 +25,7 @@ from types import FrameType
 from typing import Any
 
 from kalshi_mm.analytics.db import AnalyticsDB
-from kalshi_mm.api.errors import ApiError, NotFoundError
+from kalshi_mm.api.errors import ApiError, NotFoundError, TransientError
 from kalshi_mm.api.rest import KalshiTradingAPI
 from kalshi_mm.api.rest_fallback import RestOrderbookFallback
 from kalshi_mm.api.types import Order
@@ -37,6 +37,7 @@ from kalshi_mm.ops.alerts import AlertConfigError, Alerts
 from kalshi_mm.ops.http_server import OpsServer, start_ops_server
 from kalshi_mm.ops.registry import SessionRegistry
 from kalshi_mm.recovery.monitor import SafetyMonitor, start_recovery
+from kalshi_mm.recovery.startup import RecoveryError
 from kalshi_mm.risk.gate import RiskGate
 from kalshi_mm.risk.monitor import RiskMonitor
 from kalshi_mm.risk.state import TradingStateChange, TradingStateMachine
@@ -54,6 +55,9 @@ DB_CLOSE_TIMEOUT_S = 30.0
 WS_STOP_TIMEOUT_S = 5.0
 ALERTS_CLOSE_TIMEOUT_S = 10.0
 SWEEP_ATTEMPTS = 3
+# Clock seconds between start-up attempts while the exchange fails transiently (doubling up to the maximum).
+START_RETRY_FIRST_S = 2.0
+START_RETRY_MAX_S = 30.0
 
 
 class StartupError(Exception):
@@ -181,14 +185,14 @@ class Runtime:
 
     # --- start ------------------------------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Check the account answers (a refused key is fatal here, not in every session), start the WebSocket."""
+    def start(self) -> bool:
+        """Check the account answers (a refused key is fatal here, not in every session), reconcile the exchange's
+        state, start the WebSocket and the monitors. False when a stop was requested before that was done (the
+        exchange kept failing transiently until SIGINT/SIGTERM): nothing was started, nothing can have traded."""
         if self.alerts is not None:
             self.alerts.start()  # first, so a refused key below still gets its "stopped" alert out at close()
-        balance = self.api.get_balance()  # raises AuthenticationError / PermissionDeniedError on a bad key
-        log.info("account reachable at %s (balance %s e4)", self.api.base_url, balance.balance_e4)
-        # Crash-only: every start reconciles the exchange's state before the first quote (RecoveryError: fatal).
-        self.recovery = start_recovery(self.api, self.db, self.clock, self.trading, self.cfg.recovery)
+        if not self._reach_and_recover():
+            return False
         if self.ws is not None:
             self.ws.start()
         self.risk_monitor.start()
@@ -196,6 +200,28 @@ class Runtime:
             self.ops = start_ops_server(self, self.ops_token)  # None (logged) when the port cannot be bound
         if self.alerts is not None:
             self.alerts.daemon_started(self.cfg.mode, self.api.base_url)
+        return True
+
+    def _reach_and_recover(self) -> bool:
+        """Balance check, then start-up recovery (crash-only: every start reconciles the exchange's state before
+        the first quote). Transient failures (429 bursts, 5xx, timeouts, an exchange pause) are retried with
+        backoff until the exchange answers or a stop is requested: a start during an exchange hiccup must not
+        exit. A refused key (AuthenticationError, PermissionDeniedError) and any other fatal error propagate."""
+        backoff = START_RETRY_FIRST_S
+        while True:
+            try:
+                balance = self.api.get_balance()
+                log.info("account reachable at %s (balance %s e4)", self.api.base_url, balance.balance_e4)
+                self.recovery = start_recovery(self.api, self.db, self.clock, self.trading, self.cfg.recovery)
+                return True
+            except (TransientError, RecoveryError) as exc:
+                if isinstance(exc, RecoveryError) and not isinstance(exc.__cause__, TransientError):
+                    raise
+                log.warning("start-up: exchange not answering (%s); retrying in %.0f s", exc, backoff)
+            if self.clock.wait(backoff, self.stop_event):
+                log.info("start-up: stop requested before the exchange answered")
+                return False
+            backoff = min(backoff * 2, START_RETRY_MAX_S)
 
     @property
     def ops_url(self) -> str | None:

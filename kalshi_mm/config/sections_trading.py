@@ -256,7 +256,7 @@ class RiskConfig(ConfigModel):
     position_limit_buffer: float = Field(default=0.1, gt=0, le=1)
     # Each session's Kalshi order group (exchange-side kill switch) trips at this multiple of the session's max
     # position matched within 15 s; 0 = no order group.
-    order_group_limit_multiple: float = Field(default=3.0, ge=0, le=100)
+    order_group_limit_multiple: float = Field(default=10.0, ge=0, le=100)
     circuit_breaker: CircuitBreakerConfig = Field(default_factory=CircuitBreakerConfig)
     min_balance_for_new_sessions: Dollars = dollars(10)
     rate_guard: RateGuardConfig = Field(default_factory=RateGuardConfig)

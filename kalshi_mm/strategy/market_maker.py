@@ -218,7 +218,7 @@ class AvellanedaMarketMaker:
             self._group = SessionOrderGroup(
                 self._api, self._store, self._db, self.ticker, self.run_id, self._log, limit_e2
             )
-            self._executor.order_group_id = self._group.open()
+            self._executor.order_group_id = self._group.open(self._clock, self._stop)
         position = self._api.get_position(self.ticker).position_e2
         self._tracker = FillTracker(
             self._api,

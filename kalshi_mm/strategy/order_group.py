@@ -23,13 +23,18 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 
 from kalshi_mm.analytics.db import AnalyticsDB
-from kalshi_mm.api.errors import ApiError, FatalError, NotFoundError, RejectedError
+from kalshi_mm.api.errors import ApiError, FatalError, NotFoundError, RejectedError, TransientError
 from kalshi_mm.api.rest import KalshiTradingAPI
+from kalshi_mm.clock import Clock
 from kalshi_mm.state.store import MarketStateStore
 
 __all__ = ["SessionOrderGroup", "group_limit_e2", "is_group_trip"]
+
+OPEN_ATTEMPTS = 4  # creates of a session's order group before the session gives up (faults)
+OPEN_BACKOFF_S = 1.0  # clock seconds before the first retry, doubling
 
 
 def group_limit_e2(multiple: float, max_position_e2: int) -> int | None:
@@ -68,9 +73,24 @@ class SessionOrderGroup:
         self.group_id: str | None = None
         self.trip_source: str | None = None
 
-    def open(self) -> str:
-        """Create the group (errors propagate: a session must not quote without its kill switch)."""
-        self.group_id = self._api.create_order_group(self.limit_e2)
+    def open(self, clock: Clock, stop: threading.Event | None = None) -> str:
+        """Create the group; a session must not quote without its kill switch, so errors propagate — after
+        :data:`OPEN_ATTEMPTS` tries on transient ones (5xx, 429, timeouts), ``OPEN_BACKOFF_S`` clock seconds apart
+        (doubling). The create is not idempotent: a retry after a lost response leaves an extra, empty group on
+        the exchange, which holds no order and so can cut nothing; start-up recovery deletes the groups it knows."""
+        backoff = OPEN_BACKOFF_S
+        for attempt in range(1, OPEN_ATTEMPTS + 1):
+            try:
+                self.group_id = self._api.create_order_group(self.limit_e2)
+                break
+            except TransientError as exc:
+                if attempt == OPEN_ATTEMPTS:
+                    raise
+                self._log.warning("%s: order group create failed (%s); retry %d", self._ticker, exc, attempt)
+                if clock.wait(backoff, stop):
+                    raise
+                backoff *= 2
+        assert self.group_id is not None
         self._log.info("%s: order group %s (limit %d e2 per 15 s)", self._ticker, self.group_id, self.limit_e2)
         return self.group_id
 

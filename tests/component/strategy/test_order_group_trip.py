@@ -5,7 +5,10 @@ of kind 'order_group' is written, and the group is deleted at the end."""
 from __future__ import annotations
 
 import json
+import threading
 
+from kalshi_mm.api.errors import ServerError
+from kalshi_mm.api.rest import KalshiTradingAPI
 from kalshi_mm.api.ws_types import OrderGroupMsg
 from kalshi_mm.sim.model import Side
 from kalshi_mm.strategy.session import SessionState
@@ -79,3 +82,33 @@ def test_without_a_multiple_no_group_is_created(harness: Harness) -> None:
     h.start(mm)
     assert mm._group is None and h.exchange.order_groups(MM_USER) == []
     assert all(o.order_group_id is None for o in h.resting())
+
+
+class GroupCreateFailsTwice(KalshiTradingAPI):
+    """The real client, but the exchange answers the first two order-group creates with a 503 (as a chaos run saw)."""
+
+    failures = 2
+
+    def create_order_group(self, contracts_limit_e2: int) -> str:
+        if self.failures > 0:
+            self.failures -= 1
+            raise ServerError("POST /portfolio/order_groups/create: 503 injected")
+        return super().create_order_group(contracts_limit_e2)
+
+
+def test_a_transient_failure_to_create_the_group_is_retried_not_fatal(harness: Harness) -> None:
+    h = harness
+    two_sided_market(h)
+    mm = h.session(api=h.client(GroupCreateFailsTwice), order_group_limit_multiple=3)
+    h.futures.append(h.pool.submit(mm.run))
+    for _ in range(40):  # the retry waits (1 s, then 2 s) pass as the test moves the clock
+        if mm.cycles >= 1 or mm.state.finished:
+            break
+        h.clock.advance(0.5)
+        threading.Event().wait(0.05)
+    assert mm.state is SessionState.QUOTING
+    assert mm._group is not None and mm._group.group_id is not None
+    assert [g.group_id for g in h.exchange.order_groups(MM_USER)] == [mm._group.group_id]
+    assert all(o.order_group_id == mm._group.group_id for o in h.resting())
+    mm.request_stop(hard=True)
+    h.finish(mm)
