@@ -89,6 +89,16 @@ def _faulty_stream(server: EmbeddedExchange, account: SimAccount, **faults: Any)
         subscribe_book(ws)
         set_faults(server, **faults)
         churn(server, 300)
+        # The server sends from its own loop: under load the churned messages may still be queued. Faults apply at
+        # send time, so wait until they have started to bite before turning them off again.
+        counter = {
+            "ws_drop_rate": "ws_dropped",
+            "ws_duplicate_rate": "ws_duplicated",
+            "ws_reorder_rate": "ws_reordered",
+        }
+        deadline = REAL.monotonic() + 10.0
+        while REAL.monotonic() < deadline and not all(injected(server)[counter[name]] > 0 for name in faults):
+            REAL.wait(0.02)
         set_faults(server, **dict.fromkeys(faults, 0.0))
         churn(server, 4)  # fault-free messages after the last faulty one: a drop at the very end shows too
         return [1, *seqs_until_marker(ws)]
