@@ -41,12 +41,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 from kalshi_mm.analytics.db import AnalyticsDB
 from kalshi_mm.api.errors import ApiError, FatalError
 from kalshi_mm.api.rest import KalshiTradingAPI
-from kalshi_mm.api.types import BookSide, Fill, Order, OrderStatus
+from kalshi_mm.api.types import Fill, Order, OrderStatus
 from kalshi_mm.clock import Clock
 from kalshi_mm.config.sections_recovery import RecoveryConfig
 from kalshi_mm.recovery.cancel import cancel_until_clean
@@ -59,6 +59,7 @@ from kalshi_mm.recovery.plan import (
     position_deltas,
     resolve_intents,
 )
+from kalshi_mm.strategy.order_executor import db_sides
 
 __all__ = ["RecoveryError", "RecoveryReport", "record_fills", "recover"]
 
@@ -110,12 +111,8 @@ class RecoveryReport:
         }
 
 
-def _db_sides(side: BookSide) -> tuple[Literal["yes", "no"], Literal["bid", "ask"]]:
-    return ("yes", "bid") if side is BookSide.BID else ("no", "ask")
-
-
 def _log_order(db: AnalyticsDB, order: Order, run_id: int | None) -> None:
-    outcome_side, book_side = _db_sides(order.side)
+    outcome_side, book_side = db_sides(order.side)
     db.log_order_placed(
         order_id=order.order_id,
         market_ticker=order.ticker,
@@ -151,7 +148,7 @@ def record_fills(api: KalshiTradingAPI, db: AnalyticsDB, fills: Sequence[Fill]) 
             _log_order(db, order, None)  # idempotent: an existing row (with its run) is kept
     for fill in fills:
         order = orders.get(fill.order_id)
-        outcome_side, book_side = _db_sides(fill.side)
+        outcome_side, book_side = db_sides(fill.side)
         db.log_fill_event(
             fill_id=fill.fill_id,
             order_id=fill.order_id,
