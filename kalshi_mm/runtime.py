@@ -33,6 +33,7 @@ from kalshi_mm.api.websocket import KalshiWebsocketClient
 from kalshi_mm.clock import Clock
 from kalshi_mm.config.credentials import Credentials, ExchangeEndpoint
 from kalshi_mm.config.settings import AppConfig
+from kalshi_mm.logs import register_secret
 from kalshi_mm.ops.alerts import AlertConfigError, Alerts
 from kalshi_mm.ops.http_server import OpsServer, start_ops_server
 from kalshi_mm.ops.registry import SessionRegistry
@@ -179,6 +180,8 @@ class Runtime:
                 raise StartupError(f"websockets.enabled but endpoint {endpoint.kind.value} has no WebSocket URL")
             ws = KalshiWebsocketClient(endpoint.ws_url, credentials, clock, store, cfg.websockets, rest=api)
         token = (os.environ if env is None else env).get(cfg.ops_http.control_token_env) or None
+        if token is not None:
+            register_secret(token)  # a bearer token: redacted from every log line like the private key
         return cls(
             cfg=cfg, clock=clock, api=api, store=store, db=db, ws=ws, exchange=exchange, alerts=alerts, ops_token=token
         )
