@@ -15,6 +15,7 @@ sender (:mod:`kalshi_mm.ops.alerts`) then posts "stopped" and what is still queu
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -119,6 +120,21 @@ class Runtime:
         if self.alerts is not None:
             self.trading.add_listener(self.alerts.on_trading_state)
         self.trading.add_listener(self._record_trading_state)
+        self._restore_halt()
+
+    def _restore_halt(self) -> None:
+        """A halt outlives the process: if the last recorded trading state is HALTED (circuit breaker, drift check,
+        operator, unconfirmed cancels), start HALTED, so a crash or a redeploy cannot silently resume trading.
+        Only ``runner.py resume`` lifts it. A halt that was only the shutdown of a fatal error is not restored."""
+        try:
+            last = self.db.last_trading_state()
+            detail = json.loads(last["detail"]) if last is not None and last["detail"] else {}
+        except Exception:  # an unreadable record must not stop the start; the monitors still guard trading
+            log.exception("could not read the last trading state; starting ACTIVE")
+            return
+        if last is None or detail.get("to") != "halted" or last["rule"] == "fatal_error":
+            return
+        self.trading.halt(f"still halted from the previous run: {detail.get('reason', '?')}", str(last["rule"]))
 
     def _record_trading_state(self, change: TradingStateChange) -> None:
         """Every trading-state change (halt, reduce-only, resume: who and why) is a ``risk_events`` row."""

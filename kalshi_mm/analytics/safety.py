@@ -110,6 +110,14 @@ class SafetyLedgerMixin:
 
     # ---- risk events ---------------------------------------------------------------------------------
 
+    def last_trading_state(self) -> dict[str, Any] | None:
+        """The newest trading-state change on record (``risk_events`` kind 'state'): ``rule`` (who changed it)
+        and ``detail`` (JSON: from, to, reason); None when there is none (flushes first)."""
+        rows = self._read(
+            "SELECT rule, detail, ts FROM risk_events WHERE kind = 'state' ORDER BY ts DESC, id DESC LIMIT 1", ()
+        )
+        return rows[0] if rows else None
+
     def log_risk_event(
         self,
         kind: str,

@@ -222,7 +222,13 @@ class SessionPool:
         else:
             log.info("%s/%s: session ended (%s)", ticker, side, running.mm.end_reason)
         if error is not None or running.mm.state is SessionState.FAULTED:
-            self._rt.sweep_orders([session_prefix(ticker, side)], reason="session faulted")
+            sweep = self._rt.sweep_orders([session_prefix(ticker, side)], reason="session faulted")
+            if not sweep.clean:
+                # Orders of ours may still rest that no session tracks (and the risk book no longer counts): no new
+                # exposure until an operator has looked (runner.py cancel-all, then resume).
+                self._rt.trading.halt(
+                    f"{ticker}/{side}: {len(sweep.remaining)} order(s) not confirmed cancelled", "sweep"
+                )
         if running.mm.fatal_error is not None:
             self._rt.fatal_stop(f"{ticker}/{side}: {running.mm.fatal_error}")
         alerts = getattr(self._rt, "alerts", None)

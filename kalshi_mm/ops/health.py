@@ -45,8 +45,10 @@ class RestHealth:
 
     def check(self, stats: Mapping[str, int]) -> tuple[bool, str]:
         """(healthy, detail) from ``KalshiTradingAPI.stats()``."""
-        attempts = stats.get("attempts", 0)
+        # Completed attempts only (answered or failed): an attempt still in flight (counted in "attempts" when it
+        # starts) would otherwise look like a success between two checks.
         failures = stats.get("transient", 0) + stats.get("fatal", 0)
+        attempts = failures + stats.get("ok", 0) + stats.get("rejected", 0)
         with self._lock:
             new_attempts = attempts - self._attempts
             new_failures = failures - self._failures

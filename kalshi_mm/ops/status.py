@@ -88,9 +88,9 @@ def exposure_vs_budgets(risk: Any) -> dict[str, Any] | None:
     breaker = getattr(risk, "breaker", None)
     if breaker is not None:
         out["breaker"] = jsonable(breaker.state)
-    vetoes = getattr(risk, "veto_counts", None)
-    if vetoes is not None:
-        out["vetoes"] = dict(vetoes)
+    snapshot = getattr(risk, "veto_counts_snapshot", None)
+    if snapshot is not None:
+        out["vetoes"] = snapshot()
     return out
 
 

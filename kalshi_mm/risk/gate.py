@@ -115,7 +115,7 @@ class RiskGate:
         self._lock = threading.Lock()
         # (session id, side) or ("session", ticker) -> (rule, ts of the last row written, repeats since)
         self._last_veto: dict[tuple[object, str], tuple[str, float, int]] = {}
-        self.veto_counts: Counter[str] = Counter()
+        self.veto_counts: Counter[str] = Counter()  # guarded by _lock (read it through a copy)
         self._balance: tuple[int, float] | None = None  # (balance e4, clock.monotonic() of the read)
 
     @classmethod
@@ -179,7 +179,8 @@ class RiskGate:
                 )
         if veto is None:
             return Allow()
-        self.veto_counts[f"session:{veto.rule}"] += 1
+        with self._lock:  # sessions veto from their own threads: Counter += is not atomic
+            self.veto_counts[f"session:{veto.rule}"] += 1
         now = self.clock.time()
         repeats = self._first_of_run(("session", ticker or ""), veto.rule, now)
         if repeats is not None:
@@ -238,7 +239,8 @@ class RiskGate:
 
     def _record_veto(self, session: SessionRisk, leg: OrderLeg, veto: Veto, kind: str) -> None:
         rule = veto.rule
-        self.veto_counts[rule] += 1
+        with self._lock:
+            self.veto_counts[rule] += 1
         now = self.clock.time()
         repeats = self._first_of_run((session.id, leg.side.value), rule, now)
         if repeats is None:
@@ -257,6 +259,11 @@ class RiskGate:
             "%s/%s: %s %s vetoed by %s %s", session.ticker, session.side, kind, leg.side.value, rule, dict(veto.detail)
         )
         self._log_event("veto", rule, session.ticker, session.run_id, detail, now)
+
+    def veto_counts_snapshot(self) -> dict[str, int]:
+        """A copy of :attr:`veto_counts` taken under its lock (for status and metrics threads)."""
+        with self._lock:
+            return dict(self.veto_counts)
 
     def _first_of_run(self, key: tuple[object, str], rule: str, now: float) -> int | None:
         """None when this veto repeats the last one of ``key`` (same rule, within VETO_REPEAT_S): counted, not

@@ -80,18 +80,16 @@ class TradingStateMachine:
 
     def reduce_only(self, reason: str, source: str) -> bool:
         """Enter REDUCING from ACTIVE; a HALTED state stays HALTED (only resume leaves it)."""
-        with self._lock:
-            if self._state is TradingState.HALTED:
-                return False
-        return self._set(TradingState.REDUCING, reason, source)
+        return self._set(TradingState.REDUCING, reason, source, unless=TradingState.HALTED)
 
     def resume(self, reason: str, source: str) -> bool:
         """Back to ACTIVE (the operator's resume, or the end of a REDUCING condition)."""
         return self._set(TradingState.ACTIVE, reason, source)
 
-    def _set(self, state: TradingState, reason: str, source: str) -> bool:
+    def _set(self, state: TradingState, reason: str, source: str, unless: TradingState | None = None) -> bool:
         with self._lock:
-            if self._state is state:
+            # ``unless`` is checked under the same lock as the change: a halt landing in between cannot be undone.
+            if self._state is state or self._state is unless:
                 return False
             change = TradingStateChange(self._state, state, reason, source, self._clock.time_ms())
             self._state = state

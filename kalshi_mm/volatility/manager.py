@@ -463,7 +463,13 @@ class VolatilityMMManager:
         if session.kill_reason is not None and own not in reason:
             reason = f"{reason} ({own})"
         if error is not None or mm.state is SessionState.FAULTED:
-            self._rt.sweep_orders([session_prefix(mm.ticker, mm.side)], reason="session faulted")
+            sweep = self._rt.sweep_orders([session_prefix(mm.ticker, mm.side)], reason="session faulted")
+            if not sweep.clean:
+                # Orders of ours may still rest that no session tracks (and the risk book no longer counts): no new
+                # exposure until an operator has looked (runner.py cancel-all, then resume).
+                self._rt.trading.halt(
+                    f"{mm.ticker}/{mm.side}: {len(sweep.remaining)} order(s) not confirmed cancelled", "sweep"
+                )
         if mm.fatal_error is not None:  # auth/permission refused: the whole daemon halts and exits 1
             self._rt.fatal_stop(f"{mm.ticker}/{mm.side}: {mm.fatal_error}")
         key = reason.split(":", 1)[0].split(" ", 1)[0]

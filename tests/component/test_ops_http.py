@@ -391,3 +391,33 @@ def test_sessions_orders_and_fills_while_trading(env: Env) -> None:
     realized = sum(s["realized_pnl_e4"] for s in status["finished_sessions"])
     assert status["pnl"]["realized_e4"] == realized
     assert final[("kalshi_mm_realized_pnl_dollars", ())] == pytest.approx(realized / 10_000)
+
+
+def test_a_halt_outlives_a_restart_until_resumed(env: Env) -> None:
+    endpoint = ExchangeEndpoint(EndpointKind.SIM, env.server.rest_url, env.server.ws_url)
+
+    def build() -> Runtime:  # without exchange=: closing a runtime must not stop the shared exchange
+        return Runtime.build(env.cfg, endpoint, env.credentials, env.clock, env={})
+
+    first = build()
+    first.trading.halt("circuit breaker: daily loss", "circuit_breaker")
+    first.close()
+    second = build()  # a crash or a redeploy: still halted, with the reason and who halted it
+    try:
+        assert second.trading.state is TradingState.HALTED
+        assert second.trading.snapshot()["reason"] == "still halted from the previous run: circuit breaker: daily loss"
+        assert second.trading.history[-1].source == "circuit_breaker"
+        second.trading.resume("checked", "operator")
+    finally:
+        second.close()
+    third = build()  # resumed before the restart: starts active
+    try:
+        assert third.trading.state is TradingState.ACTIVE
+        third.fatal_stop("key refused")  # the shutdown of a fatal error is not a halt to keep
+    finally:
+        third.close()
+    fourth = build()
+    try:
+        assert fourth.trading.state is TradingState.ACTIVE
+    finally:
+        fourth.close()
