@@ -232,6 +232,9 @@ class Runtime:
                 balance = self.api.get_balance()
                 log.info("account reachable at %s (balance %s e4)", self.api.base_url, balance.balance_e4)
                 self.recovery = start_recovery(self.api, self.db, self.clock, self.trading, self.cfg.recovery)
+                # The risk book learns the account's positions and balance before any session can quote (the
+                # monitor thread keeps them fresh afterwards).
+                self.risk.poll()
                 return True
             except (TransientError, RecoveryError) as exc:
                 if isinstance(exc, RecoveryError) and not isinstance(exc.__cause__, TransientError):
