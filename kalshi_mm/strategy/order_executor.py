@@ -50,6 +50,9 @@ from kalshi_mm.strategy.session import ClientIds, StopReason
 
 __all__ = ["ExecOutcome", "OrderExecutor", "db_sides"]
 
+# Seconds before a failed create that the look-up of its client_order_id starts (exchange vs our clock skew).
+LOOKUP_SLACK_S = 120
+
 
 @dataclass
 class ExecOutcome:
@@ -104,6 +107,7 @@ class OrderExecutor:
         self._applied: dict[str, int] = {}  # fill size seen per order id, so acks and fills never double count
         self._known: set[str] = set()  # every order id this run placed (fills of finished orders still count)
         self._unresolved: dict[str, BookSide] = {}  # client ids of creates whose outcome is unknown
+        self._unresolved_since: dict[str, float] = {}  # ... and when each failed (the client's clock, Unix s)
         self.needs_sync = False
         self.newly_known: set[str] = set()  # ids learned by a re-read; the fill tracker rescans for them
 
@@ -237,6 +241,9 @@ class OrderExecutor:
             self._live.pop(action.order.order_id, None)  # filled or cancelled by the exchange meanwhile
         if isinstance(exc, OrderOutcomeUnknownError):
             self._unresolved[exc.client_order_id] = action.side
+            now = self._now()
+            if now is not None:
+                self._unresolved_since.setdefault(exc.client_order_id, now)
         # A rejected amend or a lost response leaves our view of the side uncertain: re-read before acting.
         self.needs_sync = self.needs_sync or isinstance(exc, (RejectedError, TransientError))
         level = logging.INFO if isinstance(exc, NotFoundError) else logging.WARNING
@@ -345,13 +352,20 @@ class OrderExecutor:
         resting = self._api.get_orders(self._ticker, status=OrderStatus.RESTING)
         return [o for o in resting if self.ids.owns(o.client_order_id)]
 
+    def _now(self) -> float | None:
+        clock = getattr(self._api, "clock", None)  # the REST client's injected clock
+        return clock.time() if clock is not None else None
+
     def sync(self) -> None:
         """Replace the live table with the exchange's resting orders of this session, and resolve creates
         whose outcome was unknown (by client_order_id, any status). Transient errors leave the flag set."""
         try:
             resting = self._resting_of_session()
             for cid in list(self._unresolved):
-                found = self._api.find_order_by_client_id(self._ticker, cid)
+                # Orders created from a little before the failed create on: not the market's whole history.
+                since = self._unresolved_since.get(cid)
+                min_ts = None if since is None else int(since) - LOOKUP_SLACK_S
+                found = self._api.find_order_by_client_id(self._ticker, cid, min_ts=min_ts)
                 if found is None:
                     self._db.resolve_order_intent(cid, "not_found")
                 else:
@@ -364,6 +378,7 @@ class OrderExecutor:
                     )
                     self._log.info("%s: create %s resolved: order %s", self._ticker, cid, found.order_id)
                 del self._unresolved[cid]
+                self._unresolved_since.pop(cid, None)
         except TransientError as exc:
             self._log.warning("%s: resting-order sync failed, retrying next cycle: %s", self._ticker, exc)
             self.needs_sync = True
@@ -423,6 +438,7 @@ class OrderExecutor:
             if not left:
                 self._live.clear()
                 self._unresolved.clear()
+                self._unresolved_since.clear()
                 self._mirror_risk()
                 return True
             for o in left:

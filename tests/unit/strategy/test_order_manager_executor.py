@@ -17,6 +17,7 @@ from kalshi_mm.api.errors import (
     TradingPausedError,
 )
 from kalshi_mm.api.types import BookSide, Order, OrderAck, OrderStatus
+from kalshi_mm.clock import SimClock
 from kalshi_mm.strategy.order_executor import OrderExecutor
 from kalshi_mm.strategy.order_manager import DesiredOrders, plan_order_actions
 from kalshi_mm.strategy.quoting import Quote
@@ -41,6 +42,7 @@ class StubExchange:
         self.calls: list[tuple[Any, ...]] = []
         self._n = 0
         self.lose_next_create = False  # the next create rests but its outcome is unknown to the client
+        self.clock = SimClock(start=1_800_000_000.0)  # the real client's attribute: the executor dates lookups by it
 
     def _raise(self, op: str) -> None:
         if self.fail[op]:
@@ -75,6 +77,7 @@ class StubExchange:
         return list(self.orders.values())
 
     def find_order_by_client_id(self, ticker: str, client_order_id: str, **kw: Any) -> Order | None:
+        self.calls.append(("find", client_order_id, kw.get("min_ts")))
         return next((o for o in self.orders.values() if o.client_order_id == client_order_id), None)
 
 
@@ -146,6 +149,8 @@ def test_unknown_create_blocks_its_side_until_a_reread_resolves_it(
     assert list(db.intents.values()) == [("pending", None)]  # outcome unknown: stays pending
     ex.sync()
     (adopted,) = ex.orders()
+    # The look-up reads orders from shortly before the failed create on, not the market's whole history.
+    assert [c[2] for c in api.calls if c[0] == "find"] == [1_800_000_000 - 120]
     assert list(db.intents.values()) == [("placed", adopted.order_id)]
     assert adopted.side is BID and adopted.price_e4 == 4800 and ex.newly_known == {adopted.order_id}
     assert ex.owns(adopted.order_id) and db.placed[-1]["order_id"] == adopted.order_id
