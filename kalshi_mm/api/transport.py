@@ -102,8 +102,9 @@ class RestTransport:
         self.session.close()
 
     def stats(self) -> dict[str, int]:
-        """Counters: attempts, retries, ok (2xx answers), failed attempts by error kind and class, and the
-        order-entry operations answered 2xx (:func:`order_counters`)."""
+        """Counters: attempts, retries, ok (2xx answers), failed attempts by error kind and class, the
+        order-entry operations answered 2xx (:func:`order_counters`), and ``failure_streak`` (not a counter:
+        attempts failed in a row since the last answer)."""
         with self._stats_lock:
             return dict(self._stats)
 
@@ -111,6 +112,12 @@ class RestTransport:
         with self._stats_lock:
             for key in keys:
                 self._stats[key] += 1
+            # failure_streak: attempts failed in a row (network, 5xx, 429, fatal) since the last answer (2xx or a
+            # business rejection): the ops endpoint's REST health, free of races with requests still in flight.
+            if "ok" in keys or "rejected" in keys:
+                self._stats["failure_streak"] = 0
+            elif "transient" in keys or "fatal" in keys:
+                self._stats["failure_streak"] += 1
 
     # --- one attempt ---------------------------------------------------------------------------------------
 

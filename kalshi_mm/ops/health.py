@@ -5,15 +5,14 @@ Healthy means all of:
 * trading is not HALTED (REDUCING is still healthy: the daemon works, on purpose more carefully);
 * no shutdown is under way;
 * with the WebSocket enabled, it is connected (and has not given up reconnecting);
-* REST answers: :class:`RestHealth` calls REST unhealthy when every attempt since its previous check failed on
-  the connection (network errors, 5xx, 429: ``transient``; refused credentials or unreadable answers:
-  ``fatal``). A 4xx business rejection is an answer, so it counts as a working connection. With no attempt
-  since the previous check the previous verdict stands.
+* REST answers: :class:`RestHealth` calls REST unhealthy once the client's last ``FAILURE_STREAK_LIMIT``
+  attempts in a row failed on the connection (network errors, 5xx, 429: ``transient``; refused credentials or
+  unreadable answers: ``fatal``) with no answer since. A 4xx business rejection is an answer, so it counts as a
+  working connection. With no attempt since, the verdict stands; a single stray 5xx does not flip it.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -23,7 +22,9 @@ from kalshi_mm.risk.state import TradingState
 if TYPE_CHECKING:
     from kalshi_mm.runtime import Runtime
 
-__all__ = ["HealthReport", "RestHealth", "check_health"]
+__all__ = ["FAILURE_STREAK_LIMIT", "HealthReport", "RestHealth", "check_health"]
+
+FAILURE_STREAK_LIMIT = 3  # REST attempts failed in a row (no answer between) that make /health fail
 
 
 @dataclass(frozen=True)
@@ -34,29 +35,18 @@ class HealthReport:
 
 
 class RestHealth:
-    """REST verdict from the client's counters between checks (module docstring). ``_lock`` guards the rest."""
+    """REST verdict from the client's ``failure_streak`` (module docstring). Stateless; kept as a class so the
+    server and the status payload share one object and its threshold."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._attempts = 0
-        self._failures = 0
-        self._ok = True
-        self._detail = ""
+    def __init__(self, failure_streak_limit: int = FAILURE_STREAK_LIMIT) -> None:
+        self._limit = failure_streak_limit
 
     def check(self, stats: Mapping[str, int]) -> tuple[bool, str]:
         """(healthy, detail) from ``KalshiTradingAPI.stats()``."""
-        # Completed attempts only (answered or failed): an attempt still in flight (counted in "attempts" when it
-        # starts) would otherwise look like a success between two checks.
-        failures = stats.get("transient", 0) + stats.get("fatal", 0)
-        attempts = failures + stats.get("ok", 0) + stats.get("rejected", 0)
-        with self._lock:
-            new_attempts = attempts - self._attempts
-            new_failures = failures - self._failures
-            self._attempts, self._failures = attempts, failures
-            if new_attempts > 0:
-                self._ok = new_failures < new_attempts
-                self._detail = f"{new_failures} of the last {new_attempts} REST attempt(s) failed"
-            return self._ok, self._detail
+        streak = stats.get("failure_streak", 0)
+        if streak >= self._limit:
+            return False, f"the last {streak} REST attempt(s) failed, with no answer since"
+        return True, ""
 
 
 def check_health(rt: Runtime, rest: RestHealth) -> HealthReport:

@@ -11,6 +11,7 @@ from kalshi_mm.api.ws_types import FillMsg
 from kalshi_mm.cli.control import default_url, table
 from kalshi_mm.clock import SimClock
 from kalshi_mm.config.settings import ConfigError, validate_config
+from kalshi_mm.ops.health import FAILURE_STREAK_LIMIT, RestHealth
 from kalshi_mm.ops.http_server import control_allowed, dashboard_page
 from kalshi_mm.ops.pnl import PnlBook
 from kalshi_mm.ops.registry import SessionPublisher, SessionRegistry
@@ -185,3 +186,11 @@ def test_cli_layout() -> None:
         "x       1.00",
         "long  -12.50",
     ]
+
+
+def test_rest_health_fails_only_on_a_streak_of_failures_with_no_answer_between() -> None:
+    health = RestHealth()
+    assert health.check({}) == (True, "")
+    assert health.check({"failure_streak": FAILURE_STREAK_LIMIT - 1, "transient": 40})[0]  # stray failures
+    ok, detail = health.check({"failure_streak": FAILURE_STREAK_LIMIT})
+    assert not ok and detail.startswith(f"the last {FAILURE_STREAK_LIMIT} REST attempt(s) failed")
