@@ -54,9 +54,56 @@ class SafetyLedgerMixin:
     _insert: Callable[..., None]
     _submit: Callable[..., None]
     _read: Callable[[str, Any], list[dict[str, Any]]]
+    log_fill_event: Callable[..., None]
+    log_order_filled: Callable[..., None]
 
     _observers_lock = threading.Lock()  # guards every instance's ``_fill_observers`` (rarely taken)
     _fill_observers: tuple[FillObserver, ...] = ()
+
+    # ---- fills --------------------------------------------------------------------------------------
+
+    def book_fill(
+        self,
+        *,
+        fill_id: str,
+        order_id: str,
+        market_ticker: str,
+        outcome_side: Literal["yes", "no"],
+        book_side: Literal["bid", "ask"],
+        price_e4: int,
+        count_e2: int,
+        is_taker: bool,
+        fee_e4: int,
+        fully_filled: bool,
+        ts: float,
+        **event_fields: Any,
+    ) -> None:
+        """One exchange fill into the ledger: the raw ``order_fills`` row (idempotent on ``fill_id``; extra
+        ``event_fields`` such as run_id, client_order_id, trade_id, post_position_e2 go there) and the booked
+        trade with the order's filled count and status. The two paths that book fills (a session's fill tracker
+        and start-up recovery's import) both go through here."""
+        self.log_fill_event(
+            fill_id=fill_id,
+            order_id=order_id,
+            market_ticker=market_ticker,
+            outcome_side=outcome_side,
+            book_side=book_side,
+            price_e4=price_e4,
+            count_e2=count_e2,
+            is_taker=is_taker,
+            fee_e4=fee_e4,
+            ts=ts,
+            **event_fields,
+        )
+        self.log_order_filled(
+            order_id=order_id,
+            price_e4=price_e4,
+            count_e2=count_e2,
+            fee_e4=fee_e4,
+            fully_filled=fully_filled,
+            fill_id=fill_id,
+            ts=ts,
+        )
 
     # ---- order intents -------------------------------------------------------------------------------
 

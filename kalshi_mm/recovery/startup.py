@@ -149,7 +149,8 @@ def record_fills(api: KalshiTradingAPI, db: AnalyticsDB, fills: Sequence[Fill]) 
     for fill in fills:
         order = orders.get(fill.order_id)
         outcome_side, book_side = db_sides(fill.side)
-        db.log_fill_event(
+        finished = order is not None and order.status == OrderStatus.EXECUTED.value
+        db.book_fill(
             fill_id=fill.fill_id,
             order_id=fill.order_id,
             market_ticker=fill.ticker,
@@ -159,16 +160,7 @@ def record_fills(api: KalshiTradingAPI, db: AnalyticsDB, fills: Sequence[Fill]) 
             count_e2=fill.count_e2,
             is_taker=fill.is_taker,
             fee_e4=fill.fee_e4,
-            ts=fill.created_ts,
-        )
-        finished = order is not None and order.status == OrderStatus.EXECUTED.value
-        db.log_order_filled(
-            order_id=fill.order_id,
-            price_e4=fill.yes_price_e4,
-            count_e2=fill.count_e2,
-            fee_e4=fill.fee_e4,
             fully_filled=finished and last_fill[fill.order_id] == fill.fill_id,
-            fill_id=fill.fill_id,
             ts=fill.created_ts,
         )
     return len(fills)

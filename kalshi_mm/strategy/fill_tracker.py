@@ -121,7 +121,7 @@ class FillTracker:
             )
             ts = fill.ts_ms / 1000 if fill.ts_ms is not None else fill.received_ts
             outcome_side, book_side = db_sides(BookSide(fill.side.value))
-            self._db.log_fill_event(
+            self._db.book_fill(
                 fill_id=fill.fill_id,
                 order_id=fill.order_id,
                 market_ticker=self._ticker,
@@ -131,20 +131,12 @@ class FillTracker:
                 count_e2=fill.count_e2,
                 is_taker=fill.is_taker,
                 fee_e4=fill.fee_e4,
+                fully_filled=fully,
+                ts=ts,
                 trade_id=fill.trade_id,
                 client_order_id=fill.client_order_id,
                 run_id=self._run_id,
                 post_position_e2=self.position_e2,
-                ts=ts,
-            )
-            self._db.log_order_filled(
-                order_id=fill.order_id,
-                price_e4=fill.yes_price_e4,
-                count_e2=fill.count_e2,
-                fee_e4=fill.fee_e4,
-                fully_filled=fully,
-                fill_id=fill.fill_id,
-                ts=ts,
             )
             self._db.log_position(run_id=self._run_id, position_e2=self.position_e2, ts=ts)
             self._log.info(
